@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented over PostgreSQL, HTTP gateways, Kafka and memory."""

@@ -1,0 +1,37 @@
+"""Map transport failures and HTTP statuses onto attempt outcome classes.
+
+The class decides whether falling back can pay twice, so it errs towards
+``ambiguous`` whenever the gateway may have acted on the request.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from domain.transaction import AttemptOutcome
+
+
+def classify_exception(exc: httpx.HTTPError) -> tuple[AttemptOutcome, str]:
+    """Outcome and error code for a request that produced no HTTP answer."""
+    # Nothing left our side: connecting failed or no pooled connection was free.
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return AttemptOutcome.NOT_SENT, "connect_failed"
+    # The request may have been (partly) delivered and acted upon.
+    if isinstance(exc, httpx.TimeoutException):
+        return AttemptOutcome.AMBIGUOUS, "timeout"
+    return AttemptOutcome.AMBIGUOUS, "transport_error"
+
+
+def classify_status(status: int) -> AttemptOutcome:
+    """Outcome class for a non-2xx HTTP status."""
+    if status == 503:
+        # The gateway says it is unavailable and processed nothing.
+        return AttemptOutcome.NOT_SENT
+    if status in (408, 409, 425, 429, 500):
+        # Refused before acceptance (or a concurrent duplicate): safe to retry
+        # with the same idempotency reference.
+        return AttemptOutcome.TRANSIENT
+    if status in (502, 504) or status >= 500:
+        # A proxy gave up waiting: the PSP behind it may have acted.
+        return AttemptOutcome.AMBIGUOUS
+    return AttemptOutcome.DECLINED

@@ -1,0 +1,65 @@
+"""The connection pool every PostgreSQL adapter borrows from.
+
+Timeouts are short on purpose: when the database is down a request should
+fail fast with ServiceUnavailable instead of hanging until the client gives up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from domain.errors import ServiceUnavailable
+
+# Seconds to wait for a pooled connection (and for the pool to fill at start).
+POOL_TIMEOUT = 5.0
+# Seconds libpq may spend opening one connection (libpq wants an integer).
+CONNECT_TIMEOUT = 5
+
+
+async def open_pool(
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeout_seconds: float = POOL_TIMEOUT,
+) -> AsyncConnectionPool:
+    """Open a pool on ``url`` and wait until its first connections are ready.
+
+    Raises ServiceUnavailable when the database does not answer in time.
+    """
+    pool = AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        timeout=timeout_seconds,
+        kwargs={"connect_timeout": CONNECT_TIMEOUT},
+        # A connection the server dropped (restart, failover) is replaced
+        # before it is handed out, instead of failing the request that gets it.
+        check=AsyncConnectionPool.check_connection,
+        name="payments",
+    )
+    try:
+        await pool.open(wait=True, timeout=timeout_seconds)
+    except psycopg.OperationalError as exc:  # PoolTimeout is one
+        await pool.close()
+        # The URL may hold a password: keep it out of the message.
+        raise ServiceUnavailable("the database is not reachable") from exc
+    return pool
+
+
+async def pool_resource(
+    url: str, min_size: int = 1, max_size: int = 10
+) -> AsyncGenerator[AsyncConnectionPool, None]:
+    """Open the pool for the application's lifetime; close it on shutdown.
+
+    Shaped for dependency-injector's ``providers.Resource``.
+    """
+    pool = await open_pool(url, min_size=min_size, max_size=max_size)
+    try:
+        yield pool
+    finally:
+        await pool.close()

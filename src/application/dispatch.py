@@ -1,0 +1,125 @@
+"""Send a pending transaction to its ranked gateways until one takes it.
+
+Shared by deposits and withdrawals. Failover policy per outcome class:
+- accepted: the transaction moves to processing (or completed);
+- declined: the transaction fails, no fallback (the customer was refused);
+- not_sent / transient: the next gateway is tried (retries happen inside
+  the resilient adapter before it reports transient);
+- ambiguous: deposits fall back (a lost answer only cost a payment session);
+  withdrawals stop and stay processing for the reconciler, since the money
+  may already be on its way.
+Every attempt is written as in-flight before its call, so a crash leaves a
+trace of which idempotency references a gateway may have seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from application.ports import (
+    Clock,
+    GatewayResult,
+    PaymentInstruction,
+    PaymentProvider,
+    ProviderRegistry,
+    UnitOfWorkFactory,
+)
+from domain.errors import GatewaysUnavailable, PaymentDeclined
+from domain.routing import GatewayRoute
+from domain.transaction import AttemptOutcome, Transaction, TransactionType
+
+log = logging.getLogger(__name__)
+
+
+class GatewayDispatcher:
+    def __init__(self, uow: UnitOfWorkFactory, providers: ProviderRegistry, clock: Clock) -> None:
+        self._uow = uow
+        self._providers = providers
+        self._clock = clock
+
+    async def dispatch(self, tx: Transaction, routes: list[GatewayRoute]) -> Transaction:
+        """Run the attempts; returns the saved transaction or raises a payment error."""
+        for route in routes:
+            provider = self._providers.get(route.gateway_id)
+            if provider is None:
+                log.warning("no adapter for gateway %s; skipping", route.gateway_id)
+                continue
+            attempt = tx.begin_attempt(route.gateway_id, self._clock.now())
+            await self._save(tx, new=attempt.number == 1)
+            instruction = PaymentInstruction(
+                transaction_id=tx.id,
+                reference=attempt.reference,
+                type=tx.type,
+                user_id=tx.user_id,
+                amount=tx.money.format(),
+                amount_minor=tx.money.minor,
+                currency=tx.money.currency.code,
+            )
+            started = time.perf_counter()
+            result = await self._call(provider, instruction)
+            latency_ms = round((time.perf_counter() - started) * 1000)
+            tx.settle_attempt(
+                attempt.number, result.outcome, latency_ms=latency_ms, error_code=result.error_code
+            )
+            now = self._clock.now()
+            if result.outcome is AttemptOutcome.ACCEPTED:
+                tx.mark_processing(
+                    gateway_id=route.gateway_id,
+                    reference_id=result.reference_id,
+                    redirect_url=result.redirect_url,
+                    message=result.message or "Transaction is being processed",
+                    now=now,
+                )
+                if result.completed:
+                    tx.complete(message=result.message or "Payment completed", now=now)
+                await self._save(tx)
+                return tx
+            if result.outcome is AttemptOutcome.DECLINED:
+                tx.fail(
+                    message=result.message or "Declined by the gateway",
+                    gateway_id=route.gateway_id,
+                    now=now,
+                )
+                await self._save(tx)
+                raise PaymentDeclined(tx.message or "declined", transaction_id=tx.id)
+            if result.outcome is AttemptOutcome.AMBIGUOUS and tx.type is TransactionType.WITHDRAWAL:
+                tx.mark_processing(
+                    gateway_id=route.gateway_id,
+                    reference_id=None,
+                    redirect_url=None,
+                    message="Outcome unknown; awaiting the gateway's confirmation",
+                    now=now,
+                )
+                await self._save(tx)
+                return tx
+            log.info(
+                "gateway %s gave %s for %s; trying the next one",
+                route.gateway_id,
+                result.outcome,
+                tx.id,
+            )
+        if not tx.attempts:
+            await self._save(tx, new=True)
+        tx.fail(message="No payment gateway is available", now=self._clock.now())
+        await self._save(tx)
+        raise GatewaysUnavailable(tx.message or "unavailable", transaction_id=tx.id)
+
+    async def _call(
+        self, provider: PaymentProvider, instruction: PaymentInstruction
+    ) -> GatewayResult:
+        # Adapters classify their own failures; anything that still escapes is
+        # a bug we must not turn into a double payment, so it counts as ambiguous.
+        try:
+            return await provider.submit(instruction)
+        except Exception:
+            log.exception("gateway adapter raised for %s", instruction.reference)
+            return GatewayResult(outcome=AttemptOutcome.AMBIGUOUS, error_code="adapter_error")
+
+    async def _save(self, tx: Transaction, *, new: bool = False) -> None:
+        async with self._uow() as uow:
+            if new:
+                await uow.transactions.add(tx)
+            else:
+                await uow.transactions.save(tx)
+            await uow.commit()

@@ -1,0 +1,29 @@
+"""Create a user or move them to another country (operators only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.ports import UnitOfWorkFactory
+from domain.errors import InvalidInput
+from domain.user import CountryCode, User
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertUserResult:
+    user: User
+    created: bool
+
+
+class UpsertUser:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, user_id: int, country: str) -> UpsertUserResult:
+        user = User(id=user_id, country=CountryCode(country))
+        async with self._uow() as uow:
+            if not await uow.routing.country_exists(user.country.value):
+                raise InvalidInput(f"country {country} is not configured")
+            created = await uow.users.upsert(user)
+            await uow.commit()
+        return UpsertUserResult(user, created)

@@ -1,0 +1,1 @@
+"""Pure payment rules: money, transactions, routing. Standard library only."""

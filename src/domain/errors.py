@@ -1,0 +1,72 @@
+"""The one error hierarchy of the domain and application layers.
+
+Every error carries a stable machine-readable ``code``; the HTTP edge maps
+codes to statuses and problem types, so renaming a code is a contract change.
+"""
+
+from __future__ import annotations
+
+
+class PaymentError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    code = "payment-error"
+
+    def __init__(self, detail: str, *, transaction_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.transaction_id = transaction_id
+
+
+class InvalidInput(PaymentError):
+    """Input that is well-formed but breaks a rule (amount, currency, country)."""
+
+    code = "invalid-input"
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid-amount"
+
+
+class UnknownCurrency(InvalidInput):
+    code = "unknown-currency"
+
+
+class IllegalTransition(PaymentError):
+    """A state change the transaction state machine forbids."""
+
+    code = "illegal-transition"
+
+
+class NotFound(PaymentError):
+    code = "not-found"
+
+
+class NoEligibleGateway(PaymentError):
+    """No gateway is configured for this country, currency and operation."""
+
+    code = "no-eligible-gateway"
+
+
+class PaymentDeclined(PaymentError):
+    """The gateway refused the payment for good; no fallback is tried."""
+
+    code = "payment-declined"
+
+
+class GatewaysUnavailable(PaymentError):
+    """Every eligible gateway failed for technical reasons."""
+
+    code = "gateways-unavailable"
+
+
+class ConcurrentUpdate(PaymentError):
+    """Someone else changed the row since we read it (optimistic lock)."""
+
+    code = "concurrent-update"
+
+
+class ServiceUnavailable(PaymentError):
+    """A dependency we cannot work without (the database) is not answering."""
+
+    code = "service-unavailable"

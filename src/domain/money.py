@@ -1,0 +1,121 @@
+"""Exact money: ISO 4217 currencies and amounts held as integer minor units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from domain.errors import InvalidAmount, UnknownCurrency
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    """An ISO 4217 currency and the number of digits after its decimal point."""
+
+    code: str
+    exponent: int
+
+    @classmethod
+    def of(cls, code: str) -> Currency:
+        try:
+            return CURRENCIES[code]
+        except (KeyError, TypeError):
+            raise UnknownCurrency(f"unknown currency {code!r}") from None
+
+
+# Exponents from ISO 4217 (the "minor unit" column).
+CURRENCIES: dict[str, Currency] = {
+    c.code: c
+    for c in (
+        Currency("USD", 2),
+        Currency("EUR", 2),
+        Currency("GBP", 2),
+        Currency("CHF", 2),
+        Currency("CAD", 2),
+        Currency("AUD", 2),
+        Currency("NZD", 2),
+        Currency("SEK", 2),
+        Currency("NOK", 2),
+        Currency("DKK", 2),
+        Currency("PLN", 2),
+        Currency("SGD", 2),
+        Currency("HKD", 2),
+        Currency("INR", 2),
+        Currency("BRL", 2),
+        Currency("MXN", 2),
+        Currency("ZAR", 2),
+        Currency("JPY", 0),
+        Currency("KRW", 0),
+        Currency("BHD", 3),
+        Currency("KWD", 3),
+        Currency("JOD", 3),
+        Currency("OMR", 3),
+        Currency("TND", 3),
+    )
+}
+
+# Far above any single payment, far below BIGINT: guards against absurd input.
+MAX_MINOR_UNITS = 10**15
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """A positive amount in one currency, stored as integer minor units."""
+
+    minor: int
+    currency: Currency
+
+    def __post_init__(self) -> None:
+        if isinstance(self.minor, bool) or not isinstance(self.minor, int):
+            raise InvalidAmount("amount must be a whole number of minor units")
+        if self.minor <= 0:
+            raise InvalidAmount("amount must be positive")
+        if self.minor > MAX_MINOR_UNITS:
+            raise InvalidAmount("amount is too large")
+
+    @classmethod
+    def parse(cls, amount: Decimal | str | int, currency_code: str) -> Money:
+        """Read an exact decimal amount; refuse more decimals than the currency has."""
+        currency = Currency.of(currency_code)
+        value = _to_decimal(amount)
+        minor = value.scaleb(currency.exponent)
+        if minor != minor.to_integral_value():
+            raise InvalidAmount(
+                f"{currency.code} allows at most {currency.exponent} decimal places"
+            )
+        return cls(int(minor), currency)
+
+    @classmethod
+    def of_minor(cls, minor: int, currency_code: str) -> Money:
+        return cls(minor, Currency.of(currency_code))
+
+    @property
+    def amount(self) -> Decimal:
+        """The amount as a Decimal with exactly the currency's decimal places."""
+        return Decimal(self.minor).scaleb(-self.currency.exponent)
+
+    def format(self) -> str:
+        """Decimal string with the currency's exact number of places ("100.00", "5")."""
+        return f"{self.amount:.{self.currency.exponent}f}"
+
+    def __str__(self) -> str:
+        return f"{self.format()} {self.currency.code}"
+
+
+def _to_decimal(amount: Decimal | str | int) -> Decimal:
+    if isinstance(amount, bool) or not isinstance(amount, Decimal | str | int):
+        raise InvalidAmount("amount must be a decimal string or number")
+    if isinstance(amount, str) and (len(amount) > 40 or amount != amount.strip()):
+        raise InvalidAmount("amount is not a plain decimal number")
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise InvalidAmount(f"amount {amount!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise InvalidAmount("amount must be a finite number")
+    if value <= 0:
+        raise InvalidAmount("amount must be positive")
+    # Bound the exponent before scaling so "1e999999" cannot make huge integers.
+    if value.adjusted() > 18:
+        raise InvalidAmount("amount is too large")
+    return value

@@ -1,0 +1,32 @@
+"""Routing: which gateways may serve a payment, best first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.transaction import TransactionType
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRoute:
+    """One gateway's place in one country's priority list (lower number first)."""
+
+    gateway_id: str
+    priority: int
+    operations: frozenset[TransactionType]
+    currencies: frozenset[str]
+    enabled: bool = True  # False when an operator has switched the gateway off
+
+    def serves(self, operation: TransactionType, currency: str) -> bool:
+        return self.enabled and operation in self.operations and currency in self.currencies
+
+
+def rank_gateways(
+    routes: list[GatewayRoute], operation: TransactionType, currency: str
+) -> list[GatewayRoute]:
+    """The routes able to carry this payment, ordered by priority.
+
+    Ties are broken by gateway id so the order is stable across processes.
+    """
+    eligible = [r for r in routes if r.serves(operation, currency)]
+    return sorted(eligible, key=lambda r: (r.priority, r.gateway_id))

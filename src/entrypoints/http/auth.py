@@ -1,0 +1,62 @@
+"""API-key authentication: ``Authorization: Bearer <key>`` with client and admin roles.
+
+Only SHA-256 digests of the keys are kept in memory, and lookups go through
+``hmac.compare_digest`` so timing does not reveal how much of a key matched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from enum import StrEnum
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    ADMIN = "admin"
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+class ApiKeys:
+    def __init__(self, client_keys: tuple[str, ...], admin_keys: tuple[str, ...]) -> None:
+        self._digests: list[tuple[bytes, Role]] = [(_digest(k), Role.CLIENT) for k in client_keys]
+        self._digests += [(_digest(k), Role.ADMIN) for k in admin_keys]
+
+    def role_of(self, key: str) -> Role | None:
+        digest = _digest(key)
+        found: Role | None = None
+        for known, role in self._digests:  # no early exit: constant work per request
+            if hmac.compare_digest(known, digest):
+                found = role
+        return found
+
+
+def _role(connection: ASGIConnection[Any, Any, Any, Any]) -> Role:
+    header = connection.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise NotAuthorizedException("missing API key: send 'Authorization: Bearer <key>'")
+    keys: ApiKeys = connection.app.state["api_keys"]
+    role = keys.role_of(key.strip())
+    if role is None:
+        raise NotAuthorizedException("unknown API key")
+    return role
+
+
+def client_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Client or admin keys pass."""
+    _role(connection)
+
+
+def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Only admin keys pass; a client key gets 403."""
+    if _role(connection) is not Role.ADMIN:
+        raise PermissionDeniedException("this operation needs an admin API key")

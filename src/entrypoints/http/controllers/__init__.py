@@ -1,0 +1,1 @@
+"""Thin controllers: decode, call one use case, encode."""

@@ -1,0 +1,66 @@
+"""Deposits and transaction queries (client key)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from application.deposit import Deposit, DepositCommand
+from application.get_transaction import GetTransaction
+from application.list_transactions import ListTransactions, ListTransactionsQuery
+from entrypoints.http.auth import client_guard
+from entrypoints.http.schemas import (
+    PaymentRequest,
+    TransactionDetailOut,
+    TransactionOut,
+    TransactionPageOut,
+    transaction_detail_out,
+    transaction_out,
+)
+
+
+class TransactionController(Controller):
+    path = "/"
+    tags = ["transactions"]
+    guards = [client_guard]
+
+    @post("/deposit", operation_id="createDeposit", status_code=201)
+    async def deposit(
+        self, data: JSONBody[PaymentRequest], deposit: NamedDependency[Deposit]
+    ) -> TransactionOut:
+        """Move money in: routed by the user's country, with fallback across gateways.
+
+        402 when the gateway declines (no fallback), 503 when every eligible
+        gateway is unavailable; both carry the failed `transaction_id`.
+        """
+        tx = await deposit.execute(
+            DepositCommand(user_id=data.user_id, amount=data.amount, currency=data.currency)
+        )
+        return transaction_out(tx)
+
+    @get("/transactions/{transaction_id:str}", operation_id="getTransaction")
+    async def get_transaction(
+        self, transaction_id: FromPath[str], get_transaction: NamedDependency[GetTransaction]
+    ) -> TransactionDetailOut:
+        """One transaction with every gateway attempt."""
+        return transaction_detail_out(await get_transaction.execute(transaction_id))
+
+    @get("/transactions", operation_id="listTransactions")
+    async def list_transactions(
+        self,
+        list_transactions: NamedDependency[ListTransactions],
+        user_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> TransactionPageOut:
+        """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+        page = await list_transactions.execute(
+            ListTransactionsQuery(user_id=user_id, status=status, limit=limit, cursor=cursor)
+        )
+        return TransactionPageOut(
+            items=[transaction_out(tx) for tx in page.items], next_cursor=page.next_cursor
+        )

@@ -1,0 +1,107 @@
+"""One mapping from errors to RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from domain.errors import (
+    ConcurrentUpdate,
+    GatewaysUnavailable,
+    IllegalTransition,
+    InvalidInput,
+    NoEligibleGateway,
+    NotFound,
+    PaymentDeclined,
+    PaymentError,
+    ServiceUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# Most specific first: the first isinstance match wins.
+_STATUS: list[tuple[type[PaymentError], int, str]] = [
+    (NotFound, 404, "Not found"),
+    (NoEligibleGateway, 422, "No eligible gateway"),
+    (InvalidInput, 422, "Invalid input"),
+    (PaymentDeclined, 402, "Payment declined"),
+    (GatewaysUnavailable, 503, "No gateway available"),
+    (ServiceUnavailable, 503, "Service unavailable"),
+    (ConcurrentUpdate, 409, "Conflict"),
+    (IllegalTransition, 409, "Conflict"),
+]
+
+_HTTP_CODES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "unprocessable",
+    429: "too-many-requests",
+    503: "service-unavailable",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def payment_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    assert isinstance(exc, PaymentError)
+    for kind, status, title in _STATUS:
+        if isinstance(exc, kind):
+            return problem(status, exc.code, title, exc.detail, transaction_id=exc.transaction_id)
+    log.error("unmapped payment error %s", exc.code)
+    return problem(500, exc.code, "Internal error", "unexpected error")
+
+
+def http_exception_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    code = _HTTP_CODES.get(status, f"http-{status}")
+    headers = dict(exc.headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and exc.extra:
+        extra["errors"] = exc.extra
+    if status >= 500:
+        log.error("HTTP %s: %s", status, exc.detail)
+    return problem(status, code, exc.__class__.__name__, str(exc.detail), headers, **extra)
+
+
+def unhandled_exception_handler(
+    _: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "internal-error", "Internal error", "an unexpected error occurred")
+
+
+EXCEPTION_HANDLERS = {
+    PaymentError: payment_error_handler,
+    HTTPException: http_exception_handler,
+    Exception: unhandled_exception_handler,
+}

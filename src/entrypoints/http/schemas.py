@@ -1,0 +1,112 @@
+"""Wire formats of the public API (msgspec Structs, used at the edge only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+
+from domain.transaction import Attempt, Transaction
+
+UserId = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1, description="The platform's user id")]
+
+
+class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /deposit."""
+
+    user_id: UserId
+    amount: Annotated[
+        Decimal,
+        msgspec.Meta(
+            description="Exact decimal amount, as a string or JSON number",
+            examples=["100.00"],
+        ),
+    ]
+    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3, examples=["USD"])]
+
+
+class AttemptOut(msgspec.Struct):
+    number: int
+    gateway: str
+    outcome: str
+    error: str | None
+    latency_ms: int | None
+    reference: str
+    started_at: datetime
+
+
+class TransactionOut(msgspec.Struct):
+    transaction_id: str
+    type: str
+    status: str
+    user_id: int
+    amount: str
+    currency: str
+    gateway: str | None
+    message: str | None
+    redirect_url: str | None
+    reference_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class TransactionDetailOut(TransactionOut):
+    attempts: list[AttemptOut] = msgspec.field(default_factory=list)
+
+
+class TransactionPageOut(msgspec.Struct):
+    items: list[TransactionOut]
+    next_cursor: str | None
+
+
+class UserBody(msgspec.Struct, forbid_unknown_fields=True):
+    country: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$", examples=["US"])]
+
+
+class UserOut(msgspec.Struct):
+    user_id: int
+    country: str
+
+
+def _fields(tx: Transaction) -> dict[str, object]:
+    return {
+        "transaction_id": tx.id,
+        "type": tx.type.value,
+        "status": tx.status.value,
+        "user_id": tx.user_id,
+        "amount": tx.money.format(),
+        "currency": tx.money.currency.code,
+        "gateway": tx.gateway_id,
+        "message": tx.message,
+        "redirect_url": tx.redirect_url,
+        "reference_id": tx.reference_id,
+        "created_at": tx.created_at,
+        "updated_at": tx.updated_at,
+        "version": tx.version,
+    }
+
+
+def transaction_out(tx: Transaction) -> TransactionOut:
+    return TransactionOut(**_fields(tx))  # type: ignore[arg-type]
+
+
+def _attempt_out(a: Attempt) -> AttemptOut:
+    return AttemptOut(
+        number=a.number,
+        gateway=a.gateway_id,
+        outcome=a.outcome.value,
+        error=a.error_code,
+        latency_ms=a.latency_ms,
+        reference=a.reference,
+        started_at=a.started_at,
+    )
+
+
+def transaction_detail_out(tx: Transaction) -> TransactionDetailOut:
+    return TransactionDetailOut(
+        **_fields(tx),  # type: ignore[arg-type]
+        attempts=[_attempt_out(a) for a in tx.attempts],
+    )

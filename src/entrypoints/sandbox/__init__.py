@@ -1,0 +1,1 @@
+"""Sandbox gateways: simulated PSPs that our adapters call over real HTTP."""

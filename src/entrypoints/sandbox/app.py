@@ -1,0 +1,181 @@
+"""HTTP face of the sandbox PSPs, mounted under ``/sandbox/{gateway_id}``.
+
+The JSON family answers like a Stripe/PayPal-style REST API. Control routes
+(behaviour, ledger) need an admin key, like the rest of the operator API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.types import Guard
+
+from entrypoints.sandbox.psp import (
+    Behaviour,
+    FinalStatus,
+    Mode,
+    Sandbox,
+    SandboxGateway,
+    SandboxPayment,
+)
+
+# How long a "timeout" gateway holds the connection: longer than any adapter waits.
+HANG_SECONDS = 60.0
+
+GatewayId = Annotated[str, PathParameter(pattern=r"^[a-z0-9_-]{1,32}$")]
+
+
+class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
+    reference: str
+    transaction_id: str
+    type: str
+    amount: str
+    currency: str
+    user_id: int
+
+
+class BehaviourBody(msgspec.Struct, forbid_unknown_fields=True):
+    mode: Mode = "ok"
+    latency_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 0
+    final_status: FinalStatus = "completed"
+    callback_delay_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] = 200
+
+
+def _problem(status: int, code: str, message: str) -> Response[dict[str, Any]]:
+    return Response({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]:
+    """Build the controller bound to one Sandbox instance."""
+
+    def gateway(gateway_id: str) -> SandboxGateway:
+        gw = sandbox.get(gateway_id)
+        if gw is None:
+            raise NotFoundException(f"no sandbox gateway {gateway_id!r}")
+        return gw
+
+    class SandboxController(Controller):
+        path = "/sandbox/{gateway_id:str}"
+        tags = ["sandbox"]
+
+        @post("/payments", operation_id="sandboxCreatePayment", status_code=201)
+        async def create_payment(
+            self,
+            gateway_id: GatewayId,
+            data: JSONBody[PaymentRequest],
+            request: Request[Any, Any, Any],
+        ) -> Response[dict[str, Any]]:
+            """JSON PSP: create a payment, idempotent on the Idempotency-Key header."""
+            gw = gateway(gateway_id)
+            gw.requests += 1
+            behaviour = gw.behaviour
+            if behaviour.latency_ms:
+                await asyncio.sleep(behaviour.latency_ms / 1000)
+            if behaviour.mode == "down":
+                return _problem(503, "unavailable", "Gateway is temporarily unavailable")
+            if behaviour.mode == "error":
+                return _problem(500, "internal_error", "Internal gateway error")
+            if behaviour.mode == "decline":
+                return _problem(402, "card_declined", "The payment was declined by the issuer")
+            key = request.headers.get("idempotency-key", data.reference)
+            existing = gw.payments.get(key)
+            if existing is not None and (existing.amount, existing.currency) != (
+                data.amount,
+                data.currency,
+            ):
+                return _problem(422, "idempotency_mismatch", "Key reused with another payment")
+            payment, _ = gw.record(
+                reference=key,
+                transaction_id=data.transaction_id,
+                type=data.type,
+                amount=data.amount,
+                currency=data.currency,
+                user_id=data.user_id,
+            )
+            if behaviour.mode == "timeout":
+                # The payment exists, but the answer never arrives in time.
+                await asyncio.sleep(HANG_SECONDS)
+            return Response(
+                {
+                    "id": payment.psp_id,
+                    "status": payment.status,
+                    "redirect_url": gw.redirect_url(payment),
+                    "message": "Transaction is being processed",
+                },
+                status_code=201,
+            )
+
+        @get("/payments/{reference:str}", operation_id="sandboxGetPayment")
+        async def get_payment(
+            self, gateway_id: GatewayId, reference: FromPath[str]
+        ) -> dict[str, Any]:
+            """Status inquiry by idempotency reference."""
+            payment = gateway(gateway_id).payments.get(reference)
+            if payment is None:
+                raise NotFoundException(f"no payment with reference {reference!r}")
+            return _payment_view(payment)
+
+        @get("/health", operation_id="sandboxHealth")
+        async def health(self, gateway_id: GatewayId) -> Response[dict[str, str]]:
+            """Health endpoint the health checker probes."""
+            gw = gateway(gateway_id)
+            if gw.behaviour.mode == "down":
+                return Response({"status": "down"}, status_code=503)
+            return Response({"status": "ok"}, status_code=200)
+
+        @put("/behaviour", operation_id="sandboxSetBehaviour", guards=[admin_guard])
+        async def set_behaviour(
+            self, gateway_id: GatewayId, data: JSONBody[BehaviourBody]
+        ) -> dict[str, Any]:
+            """Change how this sandbox gateway answers (admin key)."""
+            gw = gateway(gateway_id)
+            gw.behaviour = Behaviour(
+                mode=data.mode,
+                latency_ms=data.latency_ms,
+                final_status=data.final_status,
+                callback_delay_ms=data.callback_delay_ms,
+            )
+            return _behaviour_view(gw)
+
+        @get("/behaviour", operation_id="sandboxGetBehaviour", guards=[admin_guard])
+        async def get_behaviour(self, gateway_id: GatewayId) -> dict[str, Any]:
+            """Current behaviour and request count (admin key)."""
+            return _behaviour_view(gateway(gateway_id))
+
+        @get("/ledger", operation_id="sandboxLedger", guards=[admin_guard])
+        async def ledger(self, gateway_id: GatewayId) -> list[dict[str, Any]]:
+            """Every payment this gateway received, one per idempotency reference."""
+            return [_payment_view(p) for p in gateway(gateway_id).payments.values()]
+
+    return SandboxController
+
+
+def _behaviour_view(gw: SandboxGateway) -> dict[str, Any]:
+    b = gw.behaviour
+    return {
+        "gateway_id": gw.id,
+        "mode": b.mode,
+        "latency_ms": b.latency_ms,
+        "final_status": b.final_status,
+        "callback_delay_ms": b.callback_delay_ms,
+        "requests": gw.requests,
+    }
+
+
+def _payment_view(p: SandboxPayment) -> dict[str, Any]:
+    return {
+        "id": p.psp_id,
+        "reference": p.reference,
+        "transaction_id": p.transaction_id,
+        "type": p.type,
+        "amount": p.amount,
+        "currency": p.currency,
+        "user_id": p.user_id,
+        "status": p.status,
+        "created_at": p.created_at.isoformat(),
+    }

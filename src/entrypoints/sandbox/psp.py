@@ -1,0 +1,96 @@
+"""State of the simulated PSPs: behaviour knobs and the payments each received.
+
+The sandbox keeps its own ledger of every payment, keyed by the idempotency
+reference it was sent, so a repeated reference never charges twice. That
+ledger is what a real PSP's dashboard would show, and what the invariant
+checks compare our records against.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+Mode = Literal["ok", "down", "decline", "timeout", "error"]
+FinalStatus = Literal["completed", "failed"]
+
+
+@dataclass(slots=True)
+class Behaviour:
+    mode: Mode = "ok"
+    latency_ms: int = 0
+    final_status: FinalStatus = "completed"
+    callback_delay_ms: int = 200
+
+
+@dataclass(slots=True)
+class SandboxPayment:
+    psp_id: str
+    reference: str
+    transaction_id: str
+    type: str
+    amount: str
+    currency: str
+    user_id: int
+    status: str
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class SandboxGateway:
+    id: str
+    format: Literal["json", "soap"]
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    payments: dict[str, SandboxPayment] = field(default_factory=dict)
+    requests: int = 0  # every payment request received, whatever the mode
+
+    def record(
+        self,
+        *,
+        reference: str,
+        transaction_id: str,
+        type: str,
+        amount: str,
+        currency: str,
+        user_id: int,
+    ) -> tuple[SandboxPayment, bool]:
+        """Store the payment once per reference; returns it and whether it is new.
+
+        Runs without awaiting, so on one event loop the check-and-insert is atomic.
+        """
+        existing = self.payments.get(reference)
+        if existing is not None:
+            return existing, False
+        payment = SandboxPayment(
+            psp_id=f"{self.id[:2].upper()}-{next(_psp_ids):010d}",
+            reference=reference,
+            transaction_id=transaction_id,
+            type=type,
+            amount=amount,
+            currency=currency,
+            user_id=user_id,
+            status="processing",
+            created_at=datetime.now(UTC),
+        )
+        self.payments[reference] = payment
+        return payment, True
+
+    def redirect_url(self, payment: SandboxPayment) -> str | None:
+        if payment.type != "deposit":
+            return None
+        return f"https://{self.id}.sandbox.example/checkout/{payment.psp_id}"
+
+
+_psp_ids = itertools.count(1)
+
+
+class Sandbox:
+    """All simulated gateways served by one process."""
+
+    def __init__(self, gateways: dict[str, Literal["json", "soap"]]) -> None:
+        self.gateways = {gid: SandboxGateway(gid, fmt) for gid, fmt in gateways.items()}
+
+    def get(self, gateway_id: str) -> SandboxGateway | None:
+        return self.gateways.get(gateway_id)

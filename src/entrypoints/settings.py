@@ -1,0 +1,128 @@
+"""Settings, read once from ``PAYMENTS_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+GatewayFormat = Literal["json", "soap"]
+_GATEWAY_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
+DEFAULT_GATEWAYS = "paypal:json,stripe:json,adyen:soap"
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot work; raised at start-up, never later."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayEndpoint:
+    id: str
+    format: GatewayFormat
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    kafka_bootstrap_servers: str | None = None
+    data_dir: Path = Path(".payments")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    api_keys: tuple[str, ...] = ()
+    admin_api_keys: tuple[str, ...] = ()
+    gateways: tuple[GatewayEndpoint, ...] = ()
+    serve_sandbox: bool = False
+    gateway_connect_timeout_s: float = 2.0
+    gateway_read_timeout_s: float = 10.0
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+    # No database URL was configured: a newcomer's first run on the embedded
+    # default (embedded PostgreSQL, generated secrets, demo data, sandbox).
+    embedded: bool = False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _keys(raw: str | None) -> tuple[str, ...]:
+    return tuple(k.strip() for k in (raw or "").split(",") if k.strip())
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _gateways(env: Mapping[str, str], sandbox_url: str) -> tuple[GatewayEndpoint, ...]:
+    out = []
+    for item in _keys(env.get("PAYMENTS_GATEWAYS", DEFAULT_GATEWAYS)):
+        gid, _, fmt = item.partition(":")
+        fmt = fmt or "json"
+        if not _GATEWAY_ID.match(gid) or fmt not in ("json", "soap"):
+            raise SettingsError(f"PAYMENTS_GATEWAYS entry {item!r} is not 'id:json|soap'")
+        url = env.get(f"PAYMENTS_GATEWAY_URL_{gid.upper().replace('-', '_')}")
+        out.append(GatewayEndpoint(gid, fmt, url or f"{sandbox_url.rstrip('/')}/{gid}"))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (``os.environ`` by default)."""
+    env = os.environ if env is None else env
+    host = env.get("PAYMENTS_HOST", "127.0.0.1")
+    port = int(_number(env, "PAYMENTS_PORT", 8080))
+    database_url = env.get("PAYMENTS_DATABASE_URL") or None
+    sandbox_url = env.get("PAYMENTS_SANDBOX_URL") or f"http://{host}:{port}/sandbox"
+    settings = Settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=env.get("PAYMENTS_KAFKA_BOOTSTRAP_SERVERS") or None,
+        data_dir=Path(env.get("PAYMENTS_DATA_DIR", ".payments")),
+        host=host,
+        port=port,
+        api_keys=_keys(env.get("PAYMENTS_API_KEYS")),
+        admin_api_keys=_keys(env.get("PAYMENTS_ADMIN_API_KEYS")),
+        gateways=_gateways(env, sandbox_url),
+        # The sandbox is served in-process on the embedded default, or on request.
+        serve_sandbox=env.get("PAYMENTS_SERVE_SANDBOX", "1" if database_url is None else "0")
+        == "1",
+        gateway_connect_timeout_s=_number(env, "PAYMENTS_GATEWAY_CONNECT_TIMEOUT_S", 2.0),
+        gateway_read_timeout_s=_number(env, "PAYMENTS_GATEWAY_READ_TIMEOUT_S", 10.0),
+        db_pool_min=int(_number(env, "PAYMENTS_DB_POOL_MIN", 2)),
+        db_pool_max=int(_number(env, "PAYMENTS_DB_POOL_MAX", 10)),
+        max_body_bytes=int(_number(env, "PAYMENTS_MAX_BODY_BYTES", 64 * 1024)),
+        log_level=env.get("PAYMENTS_LOG_LEVEL", "INFO").upper(),
+        embedded=database_url is None,
+    )
+    if port <= 0 or port > 65535:
+        raise SettingsError("PAYMENTS_PORT must be between 1 and 65535")
+    return settings
+
+
+def require_production_secrets(settings: Settings) -> None:
+    """With a real database, missing secrets are a start-up error, never a default."""
+    if settings.embedded:
+        return
+    missing = [
+        name
+        for name, value in (
+            ("PAYMENTS_API_KEYS", settings.api_keys),
+            ("PAYMENTS_ADMIN_API_KEYS", settings.admin_api_keys),
+        )
+        if not value
+    ]
+    if missing:
+        raise SettingsError(f"missing required settings: {', '.join(missing)}")

@@ -1,0 +1,113 @@
+"""The README's first command, for real: `payments serve` on the embedded default."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.server import free_port
+
+PAYMENTS = [sys.executable, "-m", "entrypoints.cli"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def serve(data_dir: Path, port: int) -> Iterator[str]:
+    log = (data_dir.parent / f"serve-{port}.log").open("w")
+    proc = subprocess.Popen(
+        [*PAYMENTS, "serve"],
+        env=clean_env(PAYMENTS_DATA_DIR=str(data_dir), PAYMENTS_PORT=str(port)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20  # the issue's promise: /health within 20 s
+        while True:
+            assert proc.poll() is None, (data_dir.parent / f"serve-{port}.log").read_text()
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "serve did not answer /health within 20 s"
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["sandbox"]])
+def test_every_command_answers_help(command: list[str]) -> None:
+    out = subprocess.run(
+        [*PAYMENTS, *command, "--help"], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "usage: payments" in out.stdout
+
+
+def test_serve_on_the_embedded_default_takes_a_deposit_and_keeps_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    with serve(data_dir, port) as base:
+        secrets = json.loads((data_dir / "secrets.json").read_text())
+        assert oct((data_dir / "secrets.json").stat().st_mode & 0o777) == "0o600"
+        client = {"Authorization": f"Bearer {secrets['api_keys'][0]}"}
+        us = httpx.post(
+            f"{base}/deposit",
+            json={"user_id": 1, "amount": "100.00", "currency": "USD"},
+            headers=client,
+            timeout=10,
+        )
+        assert us.status_code == 201, us.text
+        assert (us.json()["gateway"], us.json()["status"]) == ("paypal", "processing")
+        gb = httpx.post(
+            f"{base}/deposit",
+            json={"user_id": 2, "amount": "100.00", "currency": "GBP"},
+            headers=client,
+            timeout=10,
+        )
+        assert gb.json()["gateway"] == "stripe"
+        tx_id = us.json()["transaction_id"]
+    banner = (tmp_path / f"serve-{port}.log").read_text()
+    assert secrets["api_keys"][0] in banner  # the generated keys are printed
+    assert f"http://127.0.0.1:{port}" in banner
+
+    port = free_port()
+    with serve(data_dir, port) as base:
+        again = json.loads((data_dir / "secrets.json").read_text())
+        assert again == secrets  # generated once, reused
+        got = httpx.get(f"{base}/transactions/{tx_id}", headers=client, timeout=10)
+        assert got.status_code == 200
+        assert got.json()["amount"] == "100.00"
+
+
+def test_migrate_applies_then_finds_nothing_pending(tmp_path: Path) -> None:
+    env = clean_env(PAYMENTS_DATA_DIR=str(tmp_path / "data"))
+    first = subprocess.run(
+        [*PAYMENTS, "migrate"], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    second = subprocess.run(
+        [*PAYMENTS, "migrate"], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "0001" in first.stdout
+    assert "none pending" in second.stdout

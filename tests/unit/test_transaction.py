@@ -1,0 +1,100 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.errors import IllegalTransition
+from domain.money import Money
+from domain.transaction import AttemptOutcome, Transaction, TransactionStatus, TransactionType
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def new_tx() -> Transaction:
+    return Transaction.create(
+        transaction_id="tx-1",
+        type=TransactionType.DEPOSIT,
+        user_id=1,
+        money=Money.parse("10.00", "USD"),
+        now=T0,
+    )
+
+
+def accept(tx: Transaction) -> None:
+    attempt = tx.begin_attempt("paypal", T0)
+    tx.settle_attempt(attempt.number, AttemptOutcome.ACCEPTED, latency_ms=3)
+    tx.mark_processing(
+        gateway_id="paypal", reference_id="PP-1", redirect_url=None, message="ok", now=T0
+    )
+
+
+def test_a_new_transaction_is_pending_at_version_one_with_a_created_event() -> None:
+    tx = new_tx()
+    assert tx.status is TransactionStatus.PENDING
+    assert tx.version == 1
+    assert [e.type for e in tx.events] == ["transaction.created"]
+
+
+def test_attempt_references_number_the_attempts_of_the_transaction() -> None:
+    tx = new_tx()
+    first = tx.begin_attempt("paypal", T0)
+    tx.settle_attempt(1, AttemptOutcome.NOT_SENT, latency_ms=1)
+    second = tx.begin_attempt("stripe", T0)
+    assert (first.reference, second.reference) == ("tx-1:1", "tx-1:2")
+    assert first.outcome is AttemptOutcome.NOT_SENT
+    assert second.outcome is AttemptOutcome.IN_FLIGHT
+
+
+def test_an_attempt_is_settled_once() -> None:
+    tx = new_tx()
+    tx.begin_attempt("paypal", T0)
+    tx.settle_attempt(1, AttemptOutcome.TRANSIENT, latency_ms=1)
+    with pytest.raises(IllegalTransition):
+        tx.settle_attempt(1, AttemptOutcome.ACCEPTED, latency_ms=1)
+
+
+def test_every_transition_bumps_the_version_and_records_an_event() -> None:
+    tx = new_tx()
+    accept(tx)
+    assert (tx.status, tx.version, tx.gateway_id) == (TransactionStatus.PROCESSING, 2, "paypal")
+    assert tx.complete(message="paid", now=T0 + timedelta(seconds=1))
+    assert (tx.status, tx.version) == (TransactionStatus.COMPLETED, 3)
+    events = tx.pull_events()
+    assert [(e.type, e.version) for e in events] == [
+        ("transaction.created", 1),
+        ("transaction.processing", 2),
+        ("transaction.completed", 3),
+    ]
+    assert events[-1].data["status"] == "completed"
+    assert tx.pull_events() == []
+
+
+def test_terminal_states_never_change() -> None:
+    tx = new_tx()
+    accept(tx)
+    tx.complete(message="paid", now=T0)
+    with pytest.raises(IllegalTransition):
+        tx.fail(message="late failure", now=T0)
+    failed = new_tx()
+    failed.fail(message="no gateway", now=T0)
+    with pytest.raises(IllegalTransition):
+        failed.complete(message="late success", now=T0)
+
+
+def test_a_repeated_terminal_transition_is_a_no_op() -> None:
+    tx = new_tx()
+    accept(tx)
+    tx.complete(message="paid", now=T0)
+    assert tx.complete(message="paid again", now=T0) is False
+    assert tx.version == 3
+
+
+def test_pending_cannot_complete_without_a_gateway_accepting() -> None:
+    with pytest.raises(IllegalTransition):
+        new_tx().complete(message="?", now=T0)
+
+
+def test_no_gateway_call_once_the_transaction_left_pending() -> None:
+    tx = new_tx()
+    accept(tx)
+    with pytest.raises(IllegalTransition):
+        tx.begin_attempt("stripe", T0)

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from application.dispatch import GatewayDispatcher
-from application.ports import Clock, IdGenerator, UnitOfWorkFactory
-from application.routing import eligible_routes
-from domain.errors import NotFound
+from application.ports import Clock, GatewayAvailability, IdGenerator, UnitOfWorkFactory
+from application.routing import route_payment
 from domain.money import Money
 from domain.transaction import Transaction, TransactionType
 
@@ -21,27 +20,31 @@ class DepositCommand:
 
 
 class Deposit:
-    """Create the transaction, then hand it to the gateways in priority order."""
+    """Create the transaction, then hand it to the gateways in priority order.
+
+    The user's available balance is credited only when the gateway confirms
+    the payment (callback or reconciliation), never on acceptance.
+    """
 
     def __init__(
         self,
         uow: UnitOfWorkFactory,
         dispatcher: GatewayDispatcher,
+        availability: GatewayAvailability,
         clock: Clock,
         ids: IdGenerator,
     ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
+        self._availability = availability
         self._clock = clock
         self._ids = ids
 
     async def execute(self, command: DepositCommand) -> Transaction:
         money = Money.parse(command.amount, command.currency)
-        async with self._uow() as uow:
-            user = await uow.users.get(command.user_id)
-            if user is None:
-                raise NotFound(f"user {command.user_id} does not exist")
-            routes = await eligible_routes(uow, user, TransactionType.DEPOSIT, money)
+        user, routes = await route_payment(
+            self._uow, self._availability, command.user_id, TransactionType.DEPOSIT, money
+        )
         tx = Transaction.create(
             transaction_id=self._ids.new_id(),
             type=TransactionType.DEPOSIT,

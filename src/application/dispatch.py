@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 
+from application.persistence import store
 from application.ports import (
     Clock,
     GatewayResult,
@@ -60,7 +61,11 @@ class GatewayDispatcher:
             result = await self._call(provider, instruction)
             latency_ms = round((time.perf_counter() - started) * 1000)
             tx.settle_attempt(
-                attempt.number, result.outcome, latency_ms=latency_ms, error_code=result.error_code
+                attempt.number,
+                result.outcome,
+                latency_ms=latency_ms,
+                error_code=result.error_code,
+                tries=result.tries,
             )
             now = self._clock.now()
             if result.outcome is AttemptOutcome.ACCEPTED:
@@ -118,8 +123,5 @@ class GatewayDispatcher:
 
     async def _save(self, tx: Transaction, *, new: bool = False) -> None:
         async with self._uow() as uow:
-            if new:
-                await uow.transactions.add(tx)
-            else:
-                await uow.transactions.save(tx)
+            await store(uow, tx, new=new)
             await uow.commit()

@@ -12,7 +12,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from domain.routing import GatewayRoute
+from domain.ledger import Balance, Journal
+from domain.routing import GatewayRoute, Priority
 from domain.transaction import (
     AttemptOutcome,
     Transaction,
@@ -69,14 +70,53 @@ class UserRepository(Protocol):
         """Create or move the user; True when it was created."""
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayInfo:
+    """A gateway's configuration as stored."""
+
+    id: str
+    name: str
+    format: str
+    admin_status: str  # up | down (operator switch)
+    operations: frozenset[str]
+    currencies: frozenset[str]
+
+
 class RoutingRepository(Protocol):
     """Countries, gateways and each country's priority list."""
+
+    async def list_gateways(self) -> list[GatewayInfo]:
+        """Every configured gateway, by id."""
+
+    async def set_admin_status(self, gateway_id: str, status: str) -> bool:
+        """Switch a gateway up or down; False when it does not exist."""
+
+    async def country_priorities(self, country: str) -> list[Priority]:
+        """The country's priority list, best first."""
+
+    async def replace_country_priorities(self, country: str, entries: list[Priority]) -> None:
+        """Replace the whole list atomically (within the unit of work)."""
 
     async def routes_for_country(self, country: str) -> list[GatewayRoute]:
         """Every gateway configured for the country, in no particular order."""
 
     async def country_exists(self, country: str) -> bool:
         """Whether the country is configured at all."""
+
+
+class Ledger(Protocol):
+    """The double-entry wallet ledger (see domain/ledger.py)."""
+
+    async def post(self, journal: Journal) -> bool:
+        """Book the journal once; False when this (transaction, kind) was booked already.
+
+        Raises InsufficientFunds when a user account would go below zero; the
+        check and the update are one atomic step, so concurrent withdrawals
+        cannot overspend.
+        """
+
+    async def balances(self, user_id: int) -> list[Balance]:
+        """Available and held balance per currency."""
 
 
 class EventOutbox(Protocol):
@@ -92,6 +132,7 @@ class UnitOfWork(Protocol):
     transactions: TransactionRepository
     users: UserRepository
     routing: RoutingRepository
+    ledger: Ledger
     outbox: EventOutbox
 
     async def __aenter__(self) -> Self: ...
@@ -142,6 +183,19 @@ class GatewayResult:
     completed: bool = False  # the gateway settled synchronously
     error_code: str | None = None
     message: str | None = None
+    tries: int = 1  # HTTP calls made under this one idempotency reference
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRuntime:
+    """A gateway's technical state as this process sees it."""
+
+    health: str  # healthy | unhealthy | unknown
+    breaker: str  # closed | open | half_open
+    success_rate: float | None
+    latency_ms_p50: int | None
+    latency_ms_p95: int | None
+    recent_calls: int
 
 
 class PaymentProvider(Protocol):
@@ -151,6 +205,20 @@ class PaymentProvider(Protocol):
 
     async def submit(self, instruction: PaymentInstruction) -> GatewayResult:
         """Send the payment; classify every failure instead of raising."""
+
+
+class GatewayAvailability(Protocol):
+    """What this process knows of each gateway's technical state."""
+
+    def is_available(self, gateway_id: str) -> bool:
+        """False while its breaker is open or its health checks fail."""
+
+
+class GatewayTelemetry(Protocol):
+    """Runtime state of each gateway, for operators."""
+
+    def runtime(self, gateway_id: str) -> GatewayRuntime:
+        """Health, breaker state, recent success rate and latency."""
 
 
 class ProviderRegistry(Protocol):

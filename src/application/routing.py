@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
-from application.ports import UnitOfWork
-from domain.errors import NoEligibleGateway
+from application.ports import GatewayAvailability, UnitOfWorkFactory
+from domain.errors import NoEligibleGateway, NotFound
 from domain.money import Money
 from domain.routing import GatewayRoute, rank_gateways
 from domain.transaction import TransactionType
 from domain.user import User
 
 
-async def eligible_routes(
-    uow: UnitOfWork, user: User, operation: TransactionType, money: Money
-) -> list[GatewayRoute]:
-    """The user's country's gateways for this operation and currency, best first."""
-    routes = await uow.routing.routes_for_country(user.country.value)
+async def route_payment(
+    uow_factory: UnitOfWorkFactory,
+    availability: GatewayAvailability,
+    user_id: int,
+    operation: TransactionType,
+    money: Money,
+) -> tuple[User, list[GatewayRoute]]:
+    """The user and their country's gateways for this payment, best first.
+
+    Gateways whose breaker is open or that fail health checks go to the back
+    rather than out: if nothing healthier is left, trying them beats refusing.
+    """
+    async with uow_factory() as uow:
+        user = await uow.users.get(user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        routes = await uow.routing.routes_for_country(user.country.value)
     ranked = rank_gateways(routes, operation, money.currency.code)
     if not ranked:
         raise NoEligibleGateway(
             f"no gateway serves {operation} in {money.currency.code} for country "
             f"{user.country.value}"
         )
-    return ranked
+    ready = [r for r in ranked if availability.is_available(r.gateway_id)]
+    degraded = [r for r in ranked if not availability.is_available(r.gateway_id)]
+    return user, ready + degraded

@@ -32,6 +32,12 @@ class UnknownCurrency(InvalidInput):
     code = "unknown-currency"
 
 
+class InsufficientFunds(InvalidInput):
+    """The available balance does not cover the withdrawal."""
+
+    code = "insufficient-funds"
+
+
 class IllegalTransition(PaymentError):
     """A state change the transaction state machine forbids."""
 

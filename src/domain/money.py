@@ -89,6 +89,12 @@ class Money:
     def of_minor(cls, minor: int, currency_code: str) -> Money:
         return cls(minor, Currency.of(currency_code))
 
+    @staticmethod
+    def format_minor(minor: int, currency_code: str) -> str:
+        """Format any integer of minor units (zero included), e.g. a balance."""
+        currency = Currency.of(currency_code)
+        return f"{Decimal(minor).scaleb(-currency.exponent):.{currency.exponent}f}"
+
     @property
     def amount(self) -> Decimal:
         """The amount as a Decimal with exactly the currency's decimal places."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.errors import InvalidInput
 from domain.transaction import TransactionType
 
 
@@ -30,3 +31,25 @@ def rank_gateways(
     """
     eligible = [r for r in routes if r.serves(operation, currency)]
     return sorted(eligible, key=lambda r: (r.priority, r.gateway_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Priority:
+    gateway_id: str
+    priority: int
+
+
+def validate_priorities(entries: list[Priority], known_gateways: set[str]) -> list[Priority]:
+    """A country's new priority list: known gateways, each once, distinct positive ranks."""
+    ids = [e.gateway_id for e in entries]
+    ranks = [e.priority for e in entries]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("a gateway may appear only once per country")
+    if len(set(ranks)) != len(ranks):
+        raise InvalidInput("priorities must be distinct")
+    if any(r < 1 for r in ranks):
+        raise InvalidInput("priorities must be positive")
+    unknown = sorted(set(ids) - known_gateways)
+    if unknown:
+        raise InvalidInput(f"unknown gateway(s): {', '.join(unknown)}")
+    return sorted(entries, key=lambda e: e.priority)

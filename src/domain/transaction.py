@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.errors import IllegalTransition
+from domain.errors import IllegalTransition, InvalidInput
 from domain.money import Money
 
 
@@ -65,6 +65,7 @@ class Attempt:
     outcome: AttemptOutcome = AttemptOutcome.IN_FLIGHT
     error_code: str | None = None
     latency_ms: int | None = None
+    tries: int = 0  # calls made under this reference (retries of transient refusals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,9 @@ class Transaction:
     reference_id: str | None = None
     redirect_url: str | None = None
     message: str | None = None
+    # Where a withdrawal pays out to (IBAN, card token, wallet...): sensitive,
+    # encrypted at rest by the repository, never logged or published.
+    destination: dict[str, str] | None = field(default=None, repr=False)
     attempts: list[Attempt] = field(default_factory=list)
     events: list[TransactionEvent] = field(default_factory=list)
     # The version last read from or written to storage (0: never stored); the
@@ -107,7 +111,10 @@ class Transaction:
         user_id: int,
         money: Money,
         now: datetime,
+        destination: dict[str, str] | None = None,
     ) -> Transaction:
+        if destination is not None and type is not TransactionType.WITHDRAWAL:
+            raise InvalidInput("only withdrawals have a destination")
         tx = cls(
             id=transaction_id,
             type=type,
@@ -118,6 +125,7 @@ class Transaction:
             created_at=now,
             updated_at=now,
             message="Transaction created",
+            destination=destination,
         )
         tx._record("transaction.created", now)
         return tx
@@ -147,6 +155,7 @@ class Transaction:
         *,
         latency_ms: int,
         error_code: str | None = None,
+        tries: int = 1,
     ) -> None:
         if outcome is AttemptOutcome.IN_FLIGHT:
             raise IllegalTransition("an attempt cannot be settled as in flight")
@@ -156,6 +165,7 @@ class Transaction:
         attempt.outcome = outcome
         attempt.latency_ms = latency_ms
         attempt.error_code = error_code
+        attempt.tries = tries
 
     # -- state transitions --------------------------------------------------
     def mark_processing(

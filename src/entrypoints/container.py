@@ -9,17 +9,23 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from adapters.crypto.keyring import Keyring
 from adapters.gateways.http_client import http_client_resource
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import pool_resource
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.system import SystemClock, UuidV7Generator
+from application.country_routing import GetCountryGateways, SetCountryGateways
 from application.deposit import Deposit
 from application.dispatch import GatewayDispatcher
+from application.gateway_admin import ListGateways, SetGatewayStatus
+from application.get_balances import GetBalances
 from application.get_transaction import GetTransaction
 from application.list_transactions import ListTransactions
+from application.settle import SettleTransaction
 from application.upsert_user import UpsertUser
-from entrypoints.gateways import build_registry
+from application.withdraw import Withdraw
+from entrypoints.gateways import build_health_checker, build_monitors, build_registry
 from entrypoints.settings import Settings
 
 
@@ -38,9 +44,12 @@ class Container(containers.DeclarativeContainer):
         read_timeout_s=settings.provided.gateway_read_timeout_s,
     )
 
-    uow_factory = providers.Singleton(unit_of_work_factory, db_pool)
+    keyring = providers.Singleton(Keyring.parse, settings.provided.encryption_keys)
+    uow_factory = providers.Singleton(unit_of_work_factory, db_pool, keyring)
     database = providers.Singleton(PostgresDatabase, db_pool)
-    gateways = providers.Singleton(build_registry, settings.provided.gateways, http_client)
+    monitors = providers.Singleton(build_monitors, settings)
+    gateways = providers.Singleton(build_registry, settings, http_client, monitors)
+    health_checker = providers.Singleton(build_health_checker, settings, http_client, monitors)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)
 
@@ -48,11 +57,25 @@ class Container(containers.DeclarativeContainer):
         GatewayDispatcher, uow=uow_factory, providers=gateways, clock=clock
     )
     deposit = providers.Factory(
-        Deposit, uow=uow_factory, dispatcher=dispatcher, clock=clock, ids=ids
+        Deposit, uow=uow_factory, dispatcher=dispatcher, availability=monitors, clock=clock, ids=ids
     )
+    withdraw = providers.Factory(
+        Withdraw,
+        uow=uow_factory,
+        dispatcher=dispatcher,
+        availability=monitors,
+        clock=clock,
+        ids=ids,
+    )
+    settle = providers.Factory(SettleTransaction, uow=uow_factory, clock=clock)
     get_transaction = providers.Factory(GetTransaction, uow=uow_factory)
     list_transactions = providers.Factory(ListTransactions, uow=uow_factory)
+    get_balances = providers.Factory(GetBalances, uow=uow_factory)
     upsert_user = providers.Factory(UpsertUser, uow=uow_factory)
+    list_gateways = providers.Factory(ListGateways, uow=uow_factory, telemetry=monitors)
+    set_gateway_status = providers.Factory(SetGatewayStatus, uow=uow_factory)
+    get_country_gateways = providers.Factory(GetCountryGateways, uow=uow_factory)
+    set_country_gateways = providers.Factory(SetCountryGateways, uow=uow_factory)
 
 
 def make_container(settings: Settings) -> Container:

@@ -11,9 +11,11 @@ import json
 import os
 import secrets
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from adapters.crypto.keyring import Keyring
 from entrypoints.settings import Settings
 
 SECRETS_FILE = "secrets.json"
@@ -35,17 +37,24 @@ def start_embedded_postgres(data_dir: Path) -> str:
 def load_or_create_secrets(data_dir: Path) -> dict[str, Any]:
     """Secrets generated on first start and kept in the data dir, readable by us only."""
     path = data_dir / SECRETS_FILE
-    if path.exists():
-        loaded: dict[str, Any] = json.loads(path.read_text())
-        return loaded
-    data_dir.mkdir(parents=True, exist_ok=True)
-    values = {
-        "api_keys": [f"sk_client_{secrets.token_urlsafe(24)}"],
-        "admin_api_keys": [f"sk_admin_{secrets.token_urlsafe(24)}"],
+    values: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    generated: dict[str, Callable[[], Any]] = {
+        "api_keys": lambda: [f"sk_client_{secrets.token_urlsafe(24)}"],
+        "admin_api_keys": lambda: [f"sk_admin_{secrets.token_urlsafe(24)}"],
+        "encryption_keys": lambda: Keyring.new_key_spec("k1"),
     }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    missing = [name for name in generated if name not in values]
+    if not missing:
+        return values
+    # Secrets added by later versions are generated once, never replaced.
+    for name in missing:
+        values[name] = generated[name]()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(values, fh, indent=2)
+    os.replace(tmp, path)
     return values
 
 
@@ -56,4 +65,5 @@ def embedded_settings(settings: Settings) -> Settings:
         database_url=start_embedded_postgres(settings.data_dir),
         api_keys=settings.api_keys or tuple(stored["api_keys"]),
         admin_api_keys=settings.admin_api_keys or tuple(stored["admin_api_keys"]),
+        encryption_keys=settings.encryption_keys or stored["encryption_keys"],
     )

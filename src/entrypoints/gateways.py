@@ -6,20 +6,53 @@ import logging
 
 import httpx
 
+from adapters.gateways.health import HealthChecker
 from adapters.gateways.json_http import JsonGatewayProvider
+from adapters.gateways.monitor import BreakerPolicy, GatewayMonitors
 from adapters.gateways.registry import GatewayRegistry
-from entrypoints.settings import GatewayEndpoint
+from adapters.gateways.resilience import ResilientProvider, RetryPolicy
+from adapters.gateways.soap_http import SoapGatewayProvider
+from application.ports import PaymentProvider
+from entrypoints.settings import GatewayEndpoint, Settings
 
 log = logging.getLogger(__name__)
 
 
+def adapter_for(endpoint: GatewayEndpoint, client: httpx.AsyncClient) -> PaymentProvider:
+    """The wire-format adapter of a gateway family."""
+    if endpoint.format == "soap":
+        return SoapGatewayProvider(endpoint.id, endpoint.url, client)
+    return JsonGatewayProvider(endpoint.id, endpoint.url, client)
+
+
+def build_monitors(settings: Settings) -> GatewayMonitors:
+    return GatewayMonitors(
+        [g.id for g in settings.gateways],
+        BreakerPolicy(fail_max=settings.breaker_fail_max, reset_timeout_s=settings.breaker_reset_s),
+    )
+
+
 def build_registry(
-    endpoints: tuple[GatewayEndpoint, ...], client: httpx.AsyncClient
+    settings: Settings, client: httpx.AsyncClient, monitors: GatewayMonitors
 ) -> GatewayRegistry:
-    registry = GatewayRegistry()
-    for endpoint in endpoints:
-        if endpoint.format == "json":
-            registry.register(JsonGatewayProvider(endpoint.id, endpoint.url, client))
-        else:
-            log.warning("no adapter yet for %s gateway %s", endpoint.format, endpoint.id)
-    return registry
+    retry = RetryPolicy(
+        attempts=settings.retry_attempts,
+        budget_s=settings.retry_budget_s,
+        backoff_base_s=settings.retry_backoff_base_s,
+        backoff_cap_s=settings.retry_backoff_cap_s,
+    )
+    return GatewayRegistry(
+        ResilientProvider(adapter_for(endpoint, client), monitors.get(endpoint.id), retry)
+        for endpoint in settings.gateways
+    )
+
+
+def build_health_checker(
+    settings: Settings, client: httpx.AsyncClient, monitors: GatewayMonitors
+) -> HealthChecker:
+    return HealthChecker(
+        monitors,
+        {g.id: f"{g.url.rstrip('/')}/health" for g in settings.gateways},
+        client,
+        interval_s=settings.health_interval_s,
+    )

@@ -18,6 +18,7 @@ from entrypoints.http.app import create_app
 from entrypoints.http.auth import admin_guard
 from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.psp import Sandbox
+from entrypoints.sandbox.soap import soap_controller
 from entrypoints.settings import Settings, SettingsError, require_production_secrets
 
 log = logging.getLogger("payments")
@@ -119,7 +120,7 @@ def serve_sandbox(settings: Settings, host: str, port: int) -> int:
         )
     sandbox = Sandbox({gw.id: gw.format for gw in settings.gateways})
     app = App(
-        route_handlers=[sandbox_controller(sandbox, admin_guard)],
+        route_handlers=[sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         state=State({"api_keys": ApiKeys((), settings.admin_api_keys)}),
     )

@@ -34,10 +34,18 @@ class Settings:
     port: int = 8080
     api_keys: tuple[str, ...] = ()
     admin_api_keys: tuple[str, ...] = ()
+    encryption_keys: str | None = None  # "id:base64key,..." first is primary
     gateways: tuple[GatewayEndpoint, ...] = ()
     serve_sandbox: bool = False
     gateway_connect_timeout_s: float = 2.0
     gateway_read_timeout_s: float = 10.0
+    retry_attempts: int = 3
+    retry_budget_s: float = 5.0
+    retry_backoff_base_s: float = 0.1
+    retry_backoff_cap_s: float = 1.0
+    breaker_fail_max: int = 5
+    breaker_reset_s: float = 30.0
+    health_interval_s: float = 10.0
     db_pool_min: int = 2
     db_pool_max: int = 10
     max_body_bytes: int = 64 * 1024
@@ -95,12 +103,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         port=port,
         api_keys=_keys(env.get("PAYMENTS_API_KEYS")),
         admin_api_keys=_keys(env.get("PAYMENTS_ADMIN_API_KEYS")),
+        encryption_keys=env.get("PAYMENTS_ENCRYPTION_KEYS") or None,
         gateways=_gateways(env, sandbox_url),
         # The sandbox is served in-process on the embedded default, or on request.
         serve_sandbox=env.get("PAYMENTS_SERVE_SANDBOX", "1" if database_url is None else "0")
         == "1",
         gateway_connect_timeout_s=_number(env, "PAYMENTS_GATEWAY_CONNECT_TIMEOUT_S", 2.0),
         gateway_read_timeout_s=_number(env, "PAYMENTS_GATEWAY_READ_TIMEOUT_S", 10.0),
+        retry_attempts=int(_number(env, "PAYMENTS_RETRY_ATTEMPTS", 3)),
+        retry_budget_s=_number(env, "PAYMENTS_RETRY_BUDGET_S", 5.0),
+        retry_backoff_base_s=_number(env, "PAYMENTS_RETRY_BACKOFF_BASE_S", 0.1),
+        retry_backoff_cap_s=_number(env, "PAYMENTS_RETRY_BACKOFF_CAP_S", 1.0),
+        breaker_fail_max=int(_number(env, "PAYMENTS_BREAKER_FAIL_MAX", 5)),
+        breaker_reset_s=_number(env, "PAYMENTS_BREAKER_RESET_S", 30.0),
+        health_interval_s=_number(env, "PAYMENTS_HEALTH_INTERVAL_S", 10.0),
         db_pool_min=int(_number(env, "PAYMENTS_DB_POOL_MIN", 2)),
         db_pool_max=int(_number(env, "PAYMENTS_DB_POOL_MAX", 10)),
         max_body_bytes=int(_number(env, "PAYMENTS_MAX_BODY_BYTES", 64 * 1024)),
@@ -109,6 +125,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     if port <= 0 or port > 65535:
         raise SettingsError("PAYMENTS_PORT must be between 1 and 65535")
+    if not 1 <= settings.retry_attempts <= 10:
+        raise SettingsError("PAYMENTS_RETRY_ATTEMPTS must be between 1 and 10")
+    if settings.breaker_fail_max < 1:
+        raise SettingsError("PAYMENTS_BREAKER_FAIL_MAX must be at least 1")
     return settings
 
 
@@ -121,6 +141,7 @@ def require_production_secrets(settings: Settings) -> None:
         for name, value in (
             ("PAYMENTS_API_KEYS", settings.api_keys),
             ("PAYMENTS_ADMIN_API_KEYS", settings.admin_api_keys),
+            ("PAYMENTS_ENCRYPTION_KEYS", settings.encryption_keys),
         )
         if not value
     ]

@@ -9,6 +9,7 @@ import httpx
 import psycopg
 import pytest
 
+from adapters.crypto.keyring import Keyring
 from entrypoints.serve import build_app
 from entrypoints.settings import load_settings
 from tests.support.server import free_port, running
@@ -28,6 +29,9 @@ def make_settings(database_url: str, port: int) -> Any:
             "PAYMENTS_ADMIN_API_KEYS": ADMIN_KEY,
             "PAYMENTS_SERVE_SANDBOX": "1",
             "PAYMENTS_GATEWAY_READ_TIMEOUT_S": "1",
+            "PAYMENTS_ENCRYPTION_KEYS": Keyring.new_key_spec("it"),
+            "PAYMENTS_HEALTH_INTERVAL_S": "0",
+            "PAYMENTS_RETRY_BACKOFF_BASE_S": "0.01",
         }
     )
 

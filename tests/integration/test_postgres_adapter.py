@@ -16,6 +16,7 @@ from application.ports import PageCursor, UnitOfWorkFactory
 from domain.errors import ConcurrentUpdate, InvalidInput
 from domain.money import Money
 from domain.transaction import AttemptOutcome, Transaction, TransactionStatus, TransactionType
+from tests.support.keys import TEST_KEYRING
 
 NOW = datetime(2025, 3, 4, 12, 30, 15, 123456, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -82,7 +83,7 @@ async def load(uow: UnitOfWorkFactory, transaction_id: str) -> Transaction:
 
 @pytest.fixture
 def uow(demo_database_url: str, pool: AsyncConnectionPool) -> Callable[[], PostgresUnitOfWork]:
-    return unit_of_work_factory(pool)
+    return unit_of_work_factory(pool, TEST_KEYRING)
 
 
 async def test_a_transaction_round_trips_with_its_attempts(uow: UnitOfWorkFactory) -> None:
@@ -201,7 +202,7 @@ async def test_units_of_work_return_their_connection_to_the_pool(
 ) -> None:
     single = await open_pool(demo_database_url, max_size=1, timeout_seconds=1)
     try:
-        uow = unit_of_work_factory(single)
+        uow = unit_of_work_factory(single, TEST_KEYRING)
         for _ in range(3):
             async with uow() as unit:
                 assert await unit.users.get(1) is not None

@@ -10,6 +10,7 @@ from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import open_pool, pool_resource
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from domain.errors import ServiceUnavailable
+from tests.support.keys import TEST_KEYRING
 
 
 async def unopened_pool(url: str) -> AsyncConnectionPool:
@@ -54,7 +55,7 @@ async def test_a_unit_of_work_fails_fast_when_no_connection_comes(
     pool = await unopened_pool(unreachable_database_url)
     try:
         with pytest.raises(ServiceUnavailable) as raised:
-            async with PostgresUnitOfWork(pool):
+            async with PostgresUnitOfWork(pool, TEST_KEYRING):
                 pass
         assert isinstance(raised.value.__cause__, psycopg.OperationalError)
     finally:
@@ -62,7 +63,7 @@ async def test_a_unit_of_work_fails_fast_when_no_connection_comes(
 
 
 async def read_after_sessions_are_killed(pool: AsyncConnectionPool, url: str) -> None:
-    async with PostgresUnitOfWork(pool) as unit:
+    async with PostgresUnitOfWork(pool, TEST_KEYRING) as unit:
         assert await unit.users.get(1) is not None
         # An administrator (or a failover) ends every session of this database.
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as admin:
@@ -80,5 +81,5 @@ async def test_a_connection_lost_mid_unit_becomes_service_unavailable(
         await read_after_sessions_are_killed(pool, demo_database_url)
     assert isinstance(raised.value.__cause__, psycopg.OperationalError)
     # The pool replaces the dead connections; the next unit works.
-    async with PostgresUnitOfWork(pool) as unit:
+    async with PostgresUnitOfWork(pool, TEST_KEYRING) as unit:
         assert await unit.users.get(1) is not None

@@ -13,6 +13,7 @@ from application.ports import UnitOfWorkFactory
 from domain.routing import rank_gateways
 from domain.transaction import TransactionType
 from domain.user import CountryCode, User
+from tests.support.keys import TEST_KEYRING
 
 DEMO_CURRENCIES = frozenset({"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD"})
 BOTH = frozenset({TransactionType.DEPOSIT, TransactionType.WITHDRAWAL})
@@ -20,7 +21,7 @@ BOTH = frozenset({TransactionType.DEPOSIT, TransactionType.WITHDRAWAL})
 
 @pytest.fixture
 def uow(demo_database_url: str, pool: AsyncConnectionPool) -> Callable[[], PostgresUnitOfWork]:
-    return unit_of_work_factory(pool)
+    return unit_of_work_factory(pool, TEST_KEYRING)
 
 
 async def execute(pool: AsyncConnectionPool, *statements: str) -> None:

@@ -8,31 +8,38 @@ from dataclasses import dataclass
 import pytest
 from dependency_injector import providers
 
+from adapters.crypto.keyring import Keyring
 from adapters.memory.gateways import MemoryProviderRegistry, ScriptedProvider
 from adapters.memory.unit_of_work import MemoryDatabase, MemoryStore, MemoryUnitOfWork
-from domain.routing import GatewayRoute
-from domain.transaction import TransactionType
+from application.ports import GatewayInfo
+from domain.routing import Priority
 from domain.user import CountryCode, User
 from entrypoints.container import Container
 from entrypoints.settings import Settings
 
 CLIENT_KEY = "test-client-key"
 ADMIN_KEY = "test-admin-key"
-BOTH = frozenset({TransactionType.DEPOSIT, TransactionType.WITHDRAWAL})
+BOTH = frozenset({"deposit", "withdrawal"})
 MAJOR = frozenset({"USD", "EUR", "GBP", "JPY"})
 
 
-def demo_routes() -> dict[str, list[GatewayRoute]]:
-    def r(gid: str, prio: int) -> GatewayRoute:
-        return GatewayRoute(gid, prio, BOTH, MAJOR)
+def demo_store() -> MemoryStore:
+    def p(*ids: str) -> list[Priority]:
+        return [Priority(gid, n) for n, gid in enumerate(ids, start=1)]
 
-    return {
-        "US": [r("paypal", 1), r("stripe", 2), r("adyen", 3)],
-        "GB": [r("stripe", 1), r("paypal", 2), r("adyen", 3)],
-        "DE": [r("adyen", 1), r("stripe", 2), r("paypal", 3)],
-        "JP": [r("paypal", 1), r("stripe", 2)],
-        "FR": [],
-    }
+    return MemoryStore(
+        gateways={
+            gid: GatewayInfo(gid, gid.title(), fmt, "up", BOTH, MAJOR)
+            for gid, fmt in (("paypal", "json"), ("stripe", "json"), ("adyen", "soap"))
+        },
+        priorities={
+            "US": p("paypal", "stripe", "adyen"),
+            "GB": p("stripe", "paypal", "adyen"),
+            "DE": p("adyen", "stripe", "paypal"),
+            "JP": p("paypal", "stripe"),
+            "FR": [],
+        },
+    )
 
 
 @dataclass
@@ -44,11 +51,18 @@ class World:
 
 @pytest.fixture
 def world() -> Iterator[World]:
-    store = MemoryStore(routes=demo_routes())
+    store = demo_store()
     for uid, country in ((1, "US"), (2, "GB"), (3, "DE"), (4, "JP"), (5, "FR")):
         store.users[uid] = User(uid, CountryCode(country))
     gateways = {gid: ScriptedProvider(gid) for gid in ("paypal", "stripe", "adyen")}
-    container = Container(settings=Settings(api_keys=(CLIENT_KEY,), admin_api_keys=(ADMIN_KEY,)))
+    container = Container(
+        settings=Settings(
+            api_keys=(CLIENT_KEY,),
+            admin_api_keys=(ADMIN_KEY,),
+            encryption_keys=Keyring.new_key_spec("unit"),
+            health_interval_s=0,
+        )
+    )
     container.db_pool.override(providers.Object(None))
     container.http_client.override(providers.Object(None))
     container.uow_factory.override(providers.Object(lambda: MemoryUnitOfWork(store)))

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Self
 
-from application.ports import PageCursor
-from domain.errors import ConcurrentUpdate
-from domain.routing import GatewayRoute
-from domain.transaction import Transaction, TransactionEvent, TransactionStatus
+from application.ports import GatewayInfo, PageCursor
+from domain.errors import ConcurrentUpdate, InsufficientFunds
+from domain.ledger import AccountKind, Balance, Journal
+from domain.routing import GatewayRoute, Priority
+from domain.transaction import Transaction, TransactionEvent, TransactionStatus, TransactionType
 from domain.user import User
+
+BalanceKey = tuple[int | None, str, AccountKind]
 
 
 @dataclass
@@ -21,7 +24,10 @@ class MemoryStore:
 
     transactions: dict[str, Transaction] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=dict)
-    routes: dict[str, list[GatewayRoute]] = field(default_factory=dict)
+    gateways: dict[str, GatewayInfo] = field(default_factory=dict)
+    priorities: dict[str, list[Priority]] = field(default_factory=dict)
+    balances: dict[BalanceKey, int] = field(default_factory=dict)
+    journals: list[Journal] = field(default_factory=list)
     outbox: list[TransactionEvent] = field(default_factory=list)
     commits: int = 0
 
@@ -32,6 +38,25 @@ class _Staged:
         self.transactions: dict[str, Transaction] = {}
         self.users: dict[int, User] = {}
         self.events: list[TransactionEvent] = []
+        self.gateways: dict[str, GatewayInfo] = {}
+        self.priorities: dict[str, list[Priority]] = {}
+        self.balance_moves: dict[BalanceKey, int] = {}
+        self.journals: list[Journal] = []
+
+    def balance(self, key: BalanceKey) -> int:
+        return self.store.balances.get(key, 0) + self.balance_moves.get(key, 0)
+
+    def apply(self) -> None:
+        store = self.store
+        store.transactions.update(self.transactions)
+        store.users.update(self.users)
+        store.outbox.extend(self.events)
+        store.gateways.update(self.gateways)
+        store.priorities.update(self.priorities)
+        for key, delta in self.balance_moves.items():
+            store.balances[key] = store.balances.get(key, 0) + delta
+        store.journals.extend(self.journals)
+        store.commits += 1
 
 
 class MemoryTransactionRepository:
@@ -97,14 +122,94 @@ class MemoryUserRepository:
 
 
 class MemoryRoutingRepository:
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
+    def __init__(self, staged: _Staged) -> None:
+        self._staged = staged
+
+    def _gateways(self) -> dict[str, GatewayInfo]:
+        return {**self._staged.store.gateways, **self._staged.gateways}
+
+    def _priorities(self, country: str) -> list[Priority]:
+        staged = self._staged.priorities.get(country)
+        return list(staged if staged is not None else self._staged.store.priorities[country])
 
     async def routes_for_country(self, country: str) -> list[GatewayRoute]:
-        return list(self._store.routes.get(country, []))
+        if not await self.country_exists(country):
+            return []
+        gateways = self._gateways()
+        return [
+            GatewayRoute(
+                gateway_id=p.gateway_id,
+                priority=p.priority,
+                operations=frozenset(TransactionType(o) for o in gateways[p.gateway_id].operations),
+                currencies=gateways[p.gateway_id].currencies,
+                enabled=gateways[p.gateway_id].admin_status == "up",
+            )
+            for p in self._priorities(country)
+        ]
 
     async def country_exists(self, country: str) -> bool:
-        return country in self._store.routes
+        return country in self._staged.store.priorities
+
+    async def list_gateways(self) -> list[GatewayInfo]:
+        return sorted(self._gateways().values(), key=lambda g: g.id)
+
+    async def set_admin_status(self, gateway_id: str, status: str) -> bool:
+        gateway = self._gateways().get(gateway_id)
+        if gateway is None:
+            return False
+        self._staged.gateways[gateway_id] = replace(gateway, admin_status=status)
+        return True
+
+    async def country_priorities(self, country: str) -> list[Priority]:
+        return sorted(self._priorities(country), key=lambda p: p.priority)
+
+    async def replace_country_priorities(self, country: str, entries: list[Priority]) -> None:
+        self._staged.priorities[country] = list(entries)
+
+
+class MemoryLedger:
+    """Same rules as the database: balanced journals, once each, no overdraft."""
+
+    def __init__(self, staged: _Staged) -> None:
+        self._staged = staged
+
+    async def post(self, journal: Journal) -> bool:
+        booked = self._staged.store.journals + self._staged.journals
+        if any(
+            (j.transaction_id, j.kind) == (journal.transaction_id, journal.kind) for j in booked
+        ):
+            return False
+        for posting in journal.postings:
+            a = posting.account
+            key = (a.user_id, a.currency, a.kind)
+            if (
+                a.kind is not AccountKind.EXTERNAL
+                and self._staged.balance(key) + posting.amount_minor < 0
+            ):
+                raise InsufficientFunds(f"insufficient {a.kind.value} balance in {a.currency}")
+        for posting in journal.postings:
+            a = posting.account
+            key = (a.user_id, a.currency, a.kind)
+            self._staged.balance_moves[key] = (
+                self._staged.balance_moves.get(key, 0) + posting.amount_minor
+            )
+        self._staged.journals.append(journal)
+        return True
+
+    async def balances(self, user_id: int) -> list[Balance]:
+        currencies = {
+            c
+            for (u, c, _) in {**self._staged.store.balances, **self._staged.balance_moves}
+            if u == user_id
+        }
+        return [
+            Balance(
+                c,
+                self._staged.balance((user_id, c, AccountKind.AVAILABLE)),
+                self._staged.balance((user_id, c, AccountKind.HELD)),
+            )
+            for c in sorted(currencies)
+        ]
 
 
 class MemoryOutbox:
@@ -118,17 +223,18 @@ class MemoryOutbox:
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._staged = _Staged(store)
-        self.transactions = MemoryTransactionRepository(self._staged)
-        self.users = MemoryUserRepository(self._staged)
-        self.routing = MemoryRoutingRepository(store)
-        self.outbox = MemoryOutbox(self._staged)
+        self._begin()
 
-    async def __aenter__(self) -> Self:
+    def _begin(self) -> None:
         self._staged = _Staged(self._store)
         self.transactions = MemoryTransactionRepository(self._staged)
         self.users = MemoryUserRepository(self._staged)
+        self.routing = MemoryRoutingRepository(self._staged)
+        self.ledger = MemoryLedger(self._staged)
         self.outbox = MemoryOutbox(self._staged)
+
+    async def __aenter__(self) -> Self:
+        self._begin()
         return self
 
     async def __aexit__(
@@ -137,18 +243,11 @@ class MemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._staged = _Staged(self._store)  # anything not committed is dropped
+        self._begin()  # anything not committed is dropped
 
     async def commit(self) -> None:
-        staged = self._staged
-        staged.store.transactions.update(staged.transactions)
-        staged.store.users.update(staged.users)
-        staged.store.outbox.extend(staged.events)
-        staged.store.commits += 1
-        self._staged = _Staged(self._store)
-        self.transactions = MemoryTransactionRepository(self._staged)
-        self.users = MemoryUserRepository(self._staged)
-        self.outbox = MemoryOutbox(self._staged)
+        self._staged.apply()
+        self._begin()
 
 
 class MemoryDatabase:

@@ -10,7 +10,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from domain.routing import GatewayRoute
+from application.ports import GatewayInfo
+from domain.routing import GatewayRoute, Priority
 from domain.transaction import TransactionType
 
 SELECT_ROUTES = """
@@ -23,6 +24,26 @@ ORDER BY gc.priority, gc.gateway_id
 """
 
 COUNTRY_EXISTS = "SELECT EXISTS (SELECT 1 FROM countries WHERE code = %(country)s)"
+
+SELECT_GATEWAYS = """
+SELECT id, name, format, admin_status, operations, currencies FROM gateways ORDER BY id
+"""
+
+SET_ADMIN_STATUS = """
+UPDATE gateways SET admin_status = %(status)s, updated_at = now() WHERE id = %(id)s
+"""
+
+SELECT_PRIORITIES = """
+SELECT gateway_id, priority FROM gateway_countries
+WHERE country_code = %(country)s ORDER BY priority, gateway_id
+"""
+
+DELETE_PRIORITIES = "DELETE FROM gateway_countries WHERE country_code = %(country)s"
+
+INSERT_PRIORITY = """
+INSERT INTO gateway_countries (country_code, gateway_id, priority)
+VALUES (%(country)s, %(gateway_id)s, %(priority)s)
+"""
 
 
 class PostgresRoutingRepository:
@@ -53,3 +74,37 @@ class PostgresRoutingRepository:
             await cur.execute(COUNTRY_EXISTS, {"country": country})
             row = await cur.fetchone()
         return row is not None and bool(row[0])
+
+    async def list_gateways(self) -> list[GatewayInfo]:
+        async with self._conn.cursor() as cur:
+            await cur.execute(SELECT_GATEWAYS)
+            rows = await cur.fetchall()
+        return [
+            GatewayInfo(gid, name, fmt, status, frozenset(ops), frozenset(currencies))
+            for gid, name, fmt, status, ops, currencies in rows
+        ]
+
+    async def set_admin_status(self, gateway_id: str, status: str) -> bool:
+        async with self._conn.cursor() as cur:
+            await cur.execute(SET_ADMIN_STATUS, {"id": gateway_id, "status": status})
+            return cur.rowcount == 1
+
+    async def country_priorities(self, country: str) -> list[Priority]:
+        async with self._conn.cursor() as cur:
+            await cur.execute(SELECT_PRIORITIES, {"country": country})
+            rows = await cur.fetchall()
+        return [Priority(gid, prio) for gid, prio in rows]
+
+    async def replace_country_priorities(self, country: str, entries: list[Priority]) -> None:
+        # The (country, priority) constraint is deferred, so the old rows and the
+        # new ones never clash mid-transaction.
+        async with self._conn.cursor() as cur:
+            await cur.execute(DELETE_PRIORITIES, {"country": country})
+            if entries:
+                await cur.executemany(
+                    INSERT_PRIORITY,
+                    [
+                        {"country": country, "gateway_id": e.gateway_id, "priority": e.priority}
+                        for e in entries
+                    ],
+                )

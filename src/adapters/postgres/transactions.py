@@ -8,6 +8,7 @@ so state and events commit together.
 from __future__ import annotations
 
 import builtins
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from adapters.crypto.keyring import Keyring
 from adapters.postgres.outbox import PostgresEventOutbox
 from application.ports import PageCursor
 from domain.errors import ConcurrentUpdate, InvalidInput
@@ -30,11 +32,11 @@ from domain.transaction import (
 INSERT_TRANSACTION = """
 INSERT INTO transactions (
     id, type, status, user_id, amount_minor, currency, gateway_id, reference_id,
-    redirect_url, message, version, created_at, updated_at)
+    redirect_url, message, version, created_at, updated_at, destination_enc)
 VALUES (
     %(id)s, %(type)s, %(status)s, %(user_id)s, %(amount_minor)s, %(currency)s,
     %(gateway_id)s, %(reference_id)s, %(redirect_url)s, %(message)s, %(version)s,
-    %(created_at)s, %(updated_at)s)
+    %(created_at)s, %(updated_at)s, %(destination_enc)s)
 """
 
 # Only what may change after creation; the WHERE clause is the optimistic lock.
@@ -49,25 +51,25 @@ WHERE id = %(id)s AND version = %(loaded_version)s
 UPSERT_ATTEMPT = """
 INSERT INTO transaction_attempts (
     transaction_id, attempt_no, gateway_id, idempotency_reference, outcome,
-    error_code, latency_ms, started_at)
+    error_code, latency_ms, tries, started_at)
 VALUES (
     %(transaction_id)s, %(attempt_no)s, %(gateway_id)s, %(reference)s, %(outcome)s,
-    %(error_code)s, %(latency_ms)s, %(started_at)s)
+    %(error_code)s, %(latency_ms)s, %(tries)s, %(started_at)s)
 ON CONFLICT (transaction_id, attempt_no) DO UPDATE
 SET outcome = EXCLUDED.outcome, error_code = EXCLUDED.error_code,
-    latency_ms = EXCLUDED.latency_ms
+    latency_ms = EXCLUDED.latency_ms, tries = EXCLUDED.tries
 """
 
 SELECT_ONE = """
 SELECT id, type, status, user_id, amount_minor, currency, gateway_id, reference_id,
-       redirect_url, message, version, created_at, updated_at
+       redirect_url, message, version, created_at, updated_at, destination_enc
 FROM transactions
 WHERE id = %(id)s
 """
 
 SELECT_ATTEMPTS = """
 SELECT transaction_id, attempt_no, gateway_id, idempotency_reference, outcome,
-       error_code, latency_ms, started_at
+       error_code, latency_ms, tries, started_at
 FROM transaction_attempts
 WHERE transaction_id = ANY(%(ids)s)
 ORDER BY transaction_id, attempt_no
@@ -91,14 +93,23 @@ FILTER_AFTER = "(created_at, id) < (%(after_created_at)s, %(after_id)s)"
 class PostgresTransactionRepository:
     """TransactionRepository on the unit of work's connection."""
 
-    def __init__(self, conn: AsyncConnection[Any], outbox: PostgresEventOutbox) -> None:
+    def __init__(
+        self, conn: AsyncConnection[Any], outbox: PostgresEventOutbox, keyring: Keyring
+    ) -> None:
         self._conn = conn
         self._outbox = outbox
+        self._keyring = keyring
 
     async def add(self, tx: Transaction) -> None:
         """Insert a new transaction, its attempts and its recorded events."""
+        params = _transaction_params(tx)
+        params["destination_enc"] = (
+            self._keyring.encrypt(json.dumps(tx.destination).encode(), destination_aad(tx.id))
+            if tx.destination is not None
+            else None
+        )
         async with self._conn.cursor() as cur:
-            await cur.execute(INSERT_TRANSACTION, _transaction_params(tx))
+            await cur.execute(INSERT_TRANSACTION, params)
         await self._write_children(tx)
 
     async def save(self, tx: Transaction) -> None:
@@ -122,7 +133,11 @@ class PostgresTransactionRepository:
             row = await cur.fetchone()
         if row is None:
             return None
-        return (await self._with_attempts([row]))[0]
+        tx = (await self._with_attempts([row]))[0]
+        if row["destination_enc"] is not None:
+            plain = self._keyring.decrypt(row["destination_enc"], destination_aad(tx.id))
+            tx.destination = json.loads(plain)
+        return tx
 
     async def list(
         self,
@@ -175,6 +190,11 @@ class PostgresTransactionRepository:
         return [_transaction(row, attempts[row["id"]]) for row in rows]
 
 
+def destination_aad(transaction_id: str) -> bytes:
+    """Binds a destination ciphertext to its row: it will not decrypt elsewhere."""
+    return f"transactions.destination_enc:{transaction_id}".encode()
+
+
 def _parse_uuid(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
@@ -215,6 +235,7 @@ def _attempt_params(tx: Transaction, attempt: Attempt) -> dict[str, Any]:
         "outcome": attempt.outcome.value,
         "error_code": attempt.error_code,
         "latency_ms": attempt.latency_ms,
+        "tries": attempt.tries,
         "started_at": attempt.started_at,
     }
 
@@ -228,6 +249,7 @@ def _attempt(row: dict[str, Any]) -> Attempt:
         outcome=AttemptOutcome(row["outcome"]),
         error_code=row["error_code"],
         latency_ms=row["latency_ms"],
+        tries=row["tries"],
     )
 
 

@@ -15,6 +15,8 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.crypto.keyring import Keyring
+from adapters.postgres.ledger import PostgresLedger
 from adapters.postgres.outbox import PostgresEventOutbox
 from adapters.postgres.routing import PostgresRoutingRepository
 from adapters.postgres.transactions import PostgresTransactionRepository
@@ -28,10 +30,12 @@ class PostgresUnitOfWork:
     transactions: PostgresTransactionRepository
     users: PostgresUserRepository
     routing: PostgresRoutingRepository
+    ledger: PostgresLedger
     outbox: PostgresEventOutbox
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, keyring: Keyring) -> None:
         self._pool = pool
+        self._keyring = keyring
         self._conn: AsyncConnection[Any] | None = None
 
     async def __aenter__(self) -> Self:
@@ -43,7 +47,8 @@ class PostgresUnitOfWork:
             raise ServiceUnavailable("the database is not reachable") from exc
         self._conn = conn
         self.outbox = PostgresEventOutbox(conn)
-        self.transactions = PostgresTransactionRepository(conn, self.outbox)
+        self.transactions = PostgresTransactionRepository(conn, self.outbox, self._keyring)
+        self.ledger = PostgresLedger(conn)
         self.users = PostgresUserRepository(conn)
         self.routing = PostgresRoutingRepository(conn)
         return self
@@ -92,6 +97,8 @@ def _translate(exc: psycopg.Error) -> Exception | None:
     return None
 
 
-def unit_of_work_factory(pool: AsyncConnectionPool) -> Callable[[], PostgresUnitOfWork]:
+def unit_of_work_factory(
+    pool: AsyncConnectionPool, keyring: Keyring
+) -> Callable[[], PostgresUnitOfWork]:
     """A fresh unit of work per call, all borrowing from ``pool``."""
-    return lambda: PostgresUnitOfWork(pool)
+    return lambda: PostgresUnitOfWork(pool, keyring)

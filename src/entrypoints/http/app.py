@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from entrypoints.container import Container
 from entrypoints.http.auth import ApiKeys, admin_guard
+from entrypoints.http.controllers.gateways import GatewayController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
@@ -20,6 +22,7 @@ from entrypoints.http.dependencies import DEPENDENCIES, resolve
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.psp import Sandbox
+from entrypoints.sandbox.soap import soap_controller
 from entrypoints.settings import Settings
 
 
@@ -35,16 +38,29 @@ def create_app(
             await started
         # Build the singletons now so the first request does not pay for it.
         await resolve(container.gateways)
+        await resolve(container.keyring)  # a bad key fails start-up, not a request
+        background = []
+        if settings.health_interval_s > 0:
+            checker = await resolve(container.health_checker)
+            background.append(asyncio.create_task(checker.run_forever(), name="health-checker"))
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             stopped = container.shutdown_resources()
             if stopped is not None:
                 await stopped
 
-    route_handlers: list[type] = [HealthController, TransactionController, UserController]
+    route_handlers: list[type] = [
+        HealthController,
+        TransactionController,
+        UserController,
+        GatewayController,
+    ]
     if sandbox is not None:
-        route_handlers.append(sandbox_controller(sandbox, admin_guard))
+        route_handlers += [sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)]
 
     return Litestar(
         route_handlers=route_handlers,

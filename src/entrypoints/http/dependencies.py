@@ -32,9 +32,15 @@ DEPENDENCIES = {
     name: from_container(name)
     for name in (
         "deposit",
+        "withdraw",
         "get_transaction",
         "list_transactions",
+        "get_balances",
         "upsert_user",
+        "list_gateways",
+        "set_gateway_status",
+        "get_country_gateways",
+        "set_country_gateways",
         "database",
     )
 }

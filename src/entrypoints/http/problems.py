@@ -12,6 +12,7 @@ from domain.errors import (
     ConcurrentUpdate,
     GatewaysUnavailable,
     IllegalTransition,
+    InsufficientFunds,
     InvalidInput,
     NoEligibleGateway,
     NotFound,
@@ -28,6 +29,7 @@ PROBLEM_JSON = "application/problem+json"
 _STATUS: list[tuple[type[PaymentError], int, str]] = [
     (NotFound, 404, "Not found"),
     (NoEligibleGateway, 422, "No eligible gateway"),
+    (InsufficientFunds, 422, "Insufficient funds"),
     (InvalidInput, 422, "Invalid input"),
     (PaymentDeclined, 402, "Payment declined"),
     (GatewaysUnavailable, 503, "No gateway available"),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
+from application.gateway_admin import GatewayView
+from domain.ledger import Balance
+from domain.money import Money
 from domain.transaction import Attempt, Transaction
 
 UserId = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1, description="The platform's user id")]
@@ -27,12 +30,38 @@ class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
     currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3, examples=["USD"])]
 
 
+class WithdrawalRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /withdrawal."""
+
+    user_id: UserId
+    amount: Annotated[
+        Decimal,
+        msgspec.Meta(
+            description="Exact decimal amount, as a string or JSON number",
+            examples=["60.00"],
+        ),
+    ]
+    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3, examples=["USD"])]
+    destination: (
+        Annotated[
+            dict[str, str],
+            msgspec.Meta(
+                description="Where to pay out (e.g. IBAN, card token); stored encrypted, "
+                "never returned",
+                examples=[{"iban": "DE89370400440532013000"}],
+            ),
+        ]
+        | None
+    ) = None
+
+
 class AttemptOut(msgspec.Struct):
     number: int
     gateway: str
     outcome: str
     error: str | None
     latency_ms: int | None
+    tries: int
     reference: str
     started_at: datetime
 
@@ -100,6 +129,7 @@ def _attempt_out(a: Attempt) -> AttemptOut:
         outcome=a.outcome.value,
         error=a.error_code,
         latency_ms=a.latency_ms,
+        tries=a.tries,
         reference=a.reference,
         started_at=a.started_at,
     )
@@ -110,3 +140,59 @@ def transaction_detail_out(tx: Transaction) -> TransactionDetailOut:
         **_fields(tx),  # type: ignore[arg-type]
         attempts=[_attempt_out(a) for a in tx.attempts],
     )
+
+
+class BalanceOut(msgspec.Struct):
+    currency: str
+    available: str
+    held: str
+
+
+def balance_out(b: Balance) -> BalanceOut:
+    return BalanceOut(
+        currency=b.currency,
+        available=Money.format_minor(b.available_minor, b.currency),
+        held=Money.format_minor(b.held_minor, b.currency),
+    )
+
+
+class GatewayOut(msgspec.Struct):
+    id: str
+    name: str
+    format: str
+    admin_status: str
+    health: str
+    breaker: str
+    success_rate: float | None
+    latency_ms_p50: int | None
+    latency_ms_p95: int | None
+    recent_calls: int
+    operations: list[str]
+    currencies: list[str]
+
+
+def gateway_out(view: GatewayView) -> GatewayOut:
+    info, rt = view.info, view.runtime
+    return GatewayOut(
+        id=info.id,
+        name=info.name,
+        format=info.format,
+        admin_status=info.admin_status,
+        health=rt.health,
+        breaker=rt.breaker,
+        success_rate=rt.success_rate,
+        latency_ms_p50=rt.latency_ms_p50,
+        latency_ms_p95=rt.latency_ms_p95,
+        recent_calls=rt.recent_calls,
+        operations=sorted(info.operations),
+        currencies=sorted(info.currencies),
+    )
+
+
+class GatewayStatusBody(msgspec.Struct, forbid_unknown_fields=True):
+    status: Literal["up", "down"]
+
+
+class PriorityItem(msgspec.Struct, forbid_unknown_fields=True):
+    gateway_id: Annotated[str, msgspec.Meta(pattern="^[a-z0-9_-]{1,32}$")]
+    priority: Annotated[int, msgspec.Meta(ge=1, le=1000)]

@@ -11,12 +11,14 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from application.deposit import Deposit, DepositCommand
 from application.get_transaction import GetTransaction
 from application.list_transactions import ListTransactions, ListTransactionsQuery
+from application.withdraw import Withdraw, WithdrawCommand
 from entrypoints.http.auth import client_guard
 from entrypoints.http.schemas import (
     PaymentRequest,
     TransactionDetailOut,
     TransactionOut,
     TransactionPageOut,
+    WithdrawalRequest,
     transaction_detail_out,
     transaction_out,
 )
@@ -38,6 +40,27 @@ class TransactionController(Controller):
         """
         tx = await deposit.execute(
             DepositCommand(user_id=data.user_id, amount=data.amount, currency=data.currency)
+        )
+        return transaction_out(tx)
+
+    @post("/withdrawal", operation_id="createWithdrawal", status_code=201)
+    async def withdrawal(
+        self, data: JSONBody[WithdrawalRequest], withdraw: NamedDependency[Withdraw]
+    ) -> TransactionOut:
+        """Move money out: the amount is held from the available balance first.
+
+        422 `insufficient-funds` when the available balance does not cover it
+        (nothing is recorded); 402 when declined (the hold is released); an
+        ambiguous gateway answer leaves it `processing` until the gateway
+        confirms, with no fallback to another gateway.
+        """
+        tx = await withdraw.execute(
+            WithdrawCommand(
+                user_id=data.user_id,
+                amount=data.amount,
+                currency=data.currency,
+                destination=data.destination,
+            )
         )
         return transaction_out(tx)
 

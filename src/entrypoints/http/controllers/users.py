@@ -1,27 +1,29 @@
-"""Users (admin key): create a user or move them to another country."""
+"""Users: create or move them (admin key), read their balances (client key)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, put
+from litestar import Controller, Response, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
+from application.get_balances import GetBalances
 from application.upsert_user import UpsertUser
-from entrypoints.http.auth import admin_guard
-from entrypoints.http.schemas import UserBody, UserOut
+from entrypoints.http.auth import admin_guard, client_guard
+from entrypoints.http.schemas import BalanceOut, UserBody, UserOut, balance_out
+
+UserIdPath = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 
 class UserController(Controller):
     path = "/users"
     tags = ["users"]
-    guards = [admin_guard]
 
-    @put("/{user_id:int}", operation_id="upsertUser")
+    @put("/{user_id:int}", operation_id="upsertUser", guards=[admin_guard])
     async def upsert_user(
         self,
-        user_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)],
+        user_id: UserIdPath,
         data: JSONBody[UserBody],
         upsert_user: NamedDependency[UpsertUser],
     ) -> Response[UserOut]:
@@ -29,3 +31,10 @@ class UserController(Controller):
         result = await upsert_user.execute(user_id, data.country)
         body = UserOut(user_id=result.user.id, country=result.user.country.value)
         return Response(body, status_code=201 if result.created else 200)
+
+    @get("/{user_id:int}/balances", operation_id="getBalances", guards=[client_guard])
+    async def balances(
+        self, user_id: UserIdPath, get_balances: NamedDependency[GetBalances]
+    ) -> list[BalanceOut]:
+        """Available and held balance per currency (held = withdrawals in flight)."""
+        return [balance_out(b) for b in await get_balances.execute(user_id)]

@@ -1,0 +1,1 @@
+"""Field encryption (AES-GCM with a keyring)."""

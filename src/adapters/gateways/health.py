@@ -1,0 +1,51 @@
+"""Background health checks: probe each gateway's health endpoint on a timer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+
+from adapters.gateways.monitor import GatewayMonitors
+
+log = logging.getLogger(__name__)
+
+
+class HealthChecker:
+    def __init__(
+        self,
+        monitors: GatewayMonitors,
+        health_urls: dict[str, str],
+        client: httpx.AsyncClient,
+        interval_s: float = 10.0,
+        timeout_s: float = 2.0,
+    ) -> None:
+        self._monitors = monitors
+        self._urls = health_urls
+        self._client = client
+        self._interval_s = interval_s
+        self._timeout_s = timeout_s
+
+    async def probe(self, gateway_id: str) -> bool:
+        try:
+            response = await self._client.get(self._urls[gateway_id], timeout=self._timeout_s)
+            healthy = response.is_success
+        except httpx.HTTPError:
+            healthy = False
+        monitor = self._monitors.get(gateway_id)
+        if (monitor.health == "healthy") != healthy:
+            log.info("gateway %s is now %s", gateway_id, "healthy" if healthy else "unhealthy")
+        monitor.set_health("healthy" if healthy else "unhealthy")
+        return healthy
+
+    async def probe_all(self) -> None:
+        await asyncio.gather(*(self.probe(gid) for gid in self._urls))
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.probe_all()
+            except Exception:  # a bug here must not stop future checks
+                log.exception("health check round failed")
+            await asyncio.sleep(self._interval_s)

@@ -1,0 +1,35 @@
+"""Read and replace a country's gateway priority list (admin key)."""
+
+from __future__ import annotations
+
+from application.ports import UnitOfWorkFactory
+from domain.errors import NotFound
+from domain.routing import Priority, validate_priorities
+
+
+class GetCountryGateways:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, country: str) -> list[Priority]:
+        async with self._uow() as uow:
+            if not await uow.routing.country_exists(country):
+                raise NotFound(f"country {country} is not configured")
+            return await uow.routing.country_priorities(country)
+
+
+class SetCountryGateways:
+    """Replace the whole list in one database transaction; routing sees old or new."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, country: str, entries: list[Priority]) -> list[Priority]:
+        async with self._uow() as uow:
+            if not await uow.routing.country_exists(country):
+                raise NotFound(f"country {country} is not configured")
+            known = {g.id for g in await uow.routing.list_gateways()}
+            ordered = validate_priorities(entries, known)
+            await uow.routing.replace_country_priorities(country, ordered)
+            await uow.commit()
+        return ordered

@@ -1,0 +1,44 @@
+"""Operator views and switches for gateways (admin key)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.ports import GatewayInfo, GatewayRuntime, GatewayTelemetry, UnitOfWorkFactory
+from domain.errors import InvalidInput, NotFound
+
+ADMIN_STATUSES = ("up", "down")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayView:
+    info: GatewayInfo
+    runtime: GatewayRuntime
+
+
+class ListGateways:
+    """Configuration joined with what this process sees: health, breaker, latency."""
+
+    def __init__(self, uow: UnitOfWorkFactory, telemetry: GatewayTelemetry) -> None:
+        self._uow = uow
+        self._telemetry = telemetry
+
+    async def execute(self) -> list[GatewayView]:
+        async with self._uow() as uow:
+            gateways = await uow.routing.list_gateways()
+        return [GatewayView(g, self._telemetry.runtime(g.id)) for g in gateways]
+
+
+class SetGatewayStatus:
+    """Switch a gateway off or on for routing; persisted, so every replica obeys."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, gateway_id: str, status: str) -> None:
+        if status not in ADMIN_STATUSES:
+            raise InvalidInput("status must be 'up' or 'down'")
+        async with self._uow() as uow:
+            if not await uow.routing.set_admin_status(gateway_id, status):
+                raise NotFound(f"gateway {gateway_id} does not exist")
+            await uow.commit()

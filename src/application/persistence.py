@@ -1,0 +1,27 @@
+"""Store a transaction together with the ledger movements its changes require.
+
+Every write path (dispatch, callbacks, reconciliation) goes through here, so
+a state change, its journals and its outbox events always commit together.
+"""
+
+from __future__ import annotations
+
+from application.ports import UnitOfWork
+from domain.ledger import journals_for
+from domain.transaction import Transaction
+
+
+async def store(uow: UnitOfWork, tx: Transaction, *, new: bool = False) -> None:
+    """Write ``tx`` and book its journals in ``uow`` (the caller commits).
+
+    Raises InsufficientFunds when a withdrawal hold is not covered; the unit
+    of work is then rolled back, leaving no trace of the transaction.
+    """
+    # Read the events before the repository hands them to the outbox.
+    journals = journals_for(tx, tx.events)
+    if new:
+        await uow.transactions.add(tx)
+    else:
+        await uow.transactions.save(tx)
+    for journal in journals:
+        await uow.ledger.post(journal)

@@ -17,6 +17,8 @@ from litestar.params import JSONBody
 from litestar.testing import TestClient
 from litestar.types import Message, Receive, Scope, Send
 
+from application.deposit import DepositCommand
+from application.settle import FinalStatus, SettleCommand
 from entrypoints.http.app import create_app
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.schemas import PaymentRequest
@@ -282,6 +284,41 @@ def test_other_paths_are_unaffected(client: TestClient[Any], world: World) -> No
     )
     assert_problem(r, 400)
     assert 7 not in world.store.users
+
+
+WITHDRAWAL_XML = (
+    b"<transaction><user_id>1</user_id><amount>60.00</amount><currency>USD</currency>"
+    b"<destination><iban>DE89370400440532013000</iban><holder>A. Person</holder></destination>"
+    b"</transaction>"
+)
+
+
+def test_xml_withdrawal_carries_its_destination(client: TestClient[Any], world: World) -> None:
+    async def fund() -> None:
+        tx = await world.container.deposit().execute(DepositCommand(1, "100.00", "USD"))
+        await world.container.settle().execute(
+            SettleCommand(tx.id, FinalStatus.COMPLETED, "completed")
+        )
+
+    # On the app's own event loop, like the requests.
+    client.blocking_portal.call(fund)
+    r = client.post("/withdrawal", content=WITHDRAWAL_XML, headers={**XML_BODY, **WANTS_XML})
+    assert r.status_code == 201, r.text
+    assert r.headers["content-type"] == "application/xml"
+    fields = xmltodict.parse(r.content)["transaction"]
+    assert (fields["type"], fields["amount"]) == ("withdrawal", "60.00")
+    assert world.store.transactions[fields["transaction_id"]].destination == {
+        "iban": "DE89370400440532013000",
+        "holder": "A. Person",
+    }
+
+
+def test_unfunded_xml_withdrawal_is_an_insufficient_funds_problem_in_xml(
+    client: TestClient[Any], world: World
+) -> None:
+    r = client.post("/withdrawal", content=WITHDRAWAL_XML, headers={**XML_BODY, **WANTS_XML})
+    assert assert_xml_problem(r, 422)["type"].endswith("insufficient-funds")
+    assert world.store.transactions == {}
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,10 @@ class HealthChecker:
     async def probe_all(self) -> None:
         await asyncio.gather(*(self.probe(gid) for gid in self._urls))
 
-    async def run_forever(self) -> None:
+    async def run_forever(self, initial_delay_s: float = 0.5) -> None:
+        # A short pause first: gateways served by this very process (the
+        # embedded sandbox) only answer once the server has bound its port.
+        await asyncio.sleep(min(initial_delay_s, self._interval_s))
         while True:
             try:
                 await self.probe_all()

@@ -1,9 +1,9 @@
 """Ledger over PostgreSQL: journals, postings and guarded balances.
 
-The balance check and update are one statement per posting
-(``INSERT ... ON CONFLICT DO UPDATE``): the row lock it takes serialises
-concurrent withdrawals of one user, and the non-negative CHECK constraint
-turns an overspend into an error instead of a negative balance.
+The balance check and update are one statement per posting: a debit is an
+``UPDATE ... WHERE balance + amount >= 0``, whose row lock serialises
+concurrent withdrawals of one user; the non-negative CHECK constraint stays
+as a second line of defence.
 """
 
 from __future__ import annotations
@@ -22,12 +22,21 @@ ON CONFLICT ON CONSTRAINT ledger_journals_once DO NOTHING
 RETURNING id
 """
 
-# Creates the account on first use; the update and its CHECK are atomic.
-MOVE_USER_BALANCE = """
+# A credit creates the account on first use.
+CREDIT_USER = """
 INSERT INTO ledger_accounts (user_id, currency, kind, balance_minor)
 VALUES (%(user_id)s, %(currency)s, %(kind)s, %(amount)s)
 ON CONFLICT (user_id, currency, kind) WHERE user_id IS NOT NULL
 DO UPDATE SET balance_minor = ledger_accounts.balance_minor + EXCLUDED.balance_minor
+RETURNING id
+"""
+
+# A debit only touches a row that covers it; no row back means not enough.
+# The row lock taken here makes check-and-debit atomic across requests.
+DEBIT_USER = """
+UPDATE ledger_accounts SET balance_minor = balance_minor + %(amount)s
+WHERE user_id = %(user_id)s AND currency = %(currency)s AND kind = %(kind)s
+  AND balance_minor + %(amount)s >= 0
 RETURNING id
 """
 
@@ -86,24 +95,20 @@ class PostgresLedger:
         if account.kind is AccountKind.EXTERNAL:
             await cur.execute(EXTERNAL_ACCOUNT, {"currency": account.currency})
         else:
-            try:
-                await cur.execute(
-                    MOVE_USER_BALANCE,
-                    {
-                        "user_id": account.user_id,
-                        "currency": account.currency,
-                        "kind": account.kind.value,
-                        "amount": posting.amount_minor,
-                    },
-                )
-            except psycopg.errors.CheckViolation as exc:
-                # The whole unit of work rolls back: a refused withdrawal leaves
-                # no transaction behind, so no transaction id is reported.
-                raise InsufficientFunds(
-                    f"insufficient {account.kind.value} balance in {account.currency}"
-                ) from exc
+            params = {
+                "user_id": account.user_id,
+                "currency": account.currency,
+                "kind": account.kind.value,
+                "amount": posting.amount_minor,
+            }
+            await cur.execute(CREDIT_USER if posting.amount_minor > 0 else DEBIT_USER, params)
         row = await cur.fetchone()
-        assert row is not None
+        if row is None:
+            # The unit of work rolls back: a refused withdrawal leaves no
+            # transaction behind, so no transaction id is reported.
+            raise InsufficientFunds(
+                f"insufficient {account.kind.value} balance in {account.currency}"
+            )
         return int(row[0])
 
     async def balances(self, user_id: int) -> list[Balance]:

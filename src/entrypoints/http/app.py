@@ -20,6 +20,7 @@ from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
 from entrypoints.http.dependencies import DEPENDENCIES, resolve
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.xml import xml_middleware
 from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.psp import Sandbox
 from entrypoints.sandbox.soap import soap_controller
@@ -75,6 +76,8 @@ def create_app(
             }
         ),
         request_max_body_size=settings.max_body_bytes,
+        # First, so XML bodies become JSON before anything reads them.
+        middleware=[xml_middleware(settings.max_body_bytes)],
         openapi_config=OpenAPIConfig(
             title="Payment gateway integration service",
             version="0.1.0",

@@ -1,0 +1,115 @@
+"""Run the real service (API + sandbox) against a test database, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from adapters.crypto.keyring import Keyring
+from entrypoints.container import Container
+from entrypoints.serve import build_app
+from entrypoints.settings import Settings, load_settings
+from tests.support.server import free_port, running
+
+CLIENT_KEY = "it-client-key"
+ADMIN_KEY = "it-admin-key"
+CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+ENCRYPTION_KEYS = Keyring.new_key_spec("it")
+
+
+def make_settings(database_url: str, port: int, **env: str) -> Settings:
+    return load_settings(
+        {
+            "PAYMENTS_DATABASE_URL": database_url,
+            "PAYMENTS_PORT": str(port),
+            "PAYMENTS_API_KEYS": CLIENT_KEY,
+            "PAYMENTS_ADMIN_API_KEYS": ADMIN_KEY,
+            "PAYMENTS_ENCRYPTION_KEYS": ENCRYPTION_KEYS,
+            "PAYMENTS_SERVE_SANDBOX": "1",
+            "PAYMENTS_GATEWAY_READ_TIMEOUT_S": "1",
+            "PAYMENTS_HEALTH_INTERVAL_S": "0",
+            "PAYMENTS_RETRY_BACKOFF_BASE_S": "0.01",
+            "PAYMENTS_RETRY_BACKOFF_CAP_S": "0.05",
+            **env,
+        }
+    )
+
+
+@contextmanager
+def serve_api(database_url: str, **env: str) -> Iterator[httpx.Client]:
+    """The service on a free port; yields a client for it (app state via ``.app``)."""
+    port = free_port()
+    app = build_app(make_settings(database_url, port, **env))
+    with running(app, port) as base, httpx.Client(base_url=base, timeout=15) as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+def container_of(client: httpx.Client) -> Container:
+    container: Container = client.app.state["container"]  # type: ignore[attr-defined]
+    return container
+
+
+def deposit(
+    api: httpx.Client, user_id: int, amount: str, currency: str, **headers: str
+) -> httpx.Response:
+    return api.post(
+        "/deposit",
+        json={"user_id": user_id, "amount": amount, "currency": currency},
+        headers={**CLIENT, **headers},
+    )
+
+
+def withdraw(
+    api: httpx.Client, user_id: int, amount: str, currency: str, **extra: object
+) -> httpx.Response:
+    return api.post(
+        "/withdrawal",
+        json={"user_id": user_id, "amount": amount, "currency": currency, **extra},
+        headers=CLIENT,
+    )
+
+
+def behave(api: httpx.Client, gateway_id: str, **behaviour: object) -> None:
+    r = api.put(f"/sandbox/{gateway_id}/behaviour", json=behaviour, headers=ADMIN)
+    assert r.status_code == 200, r.text
+
+
+def sandbox_requests(api: httpx.Client, gateway_id: str) -> int:
+    count: int = api.get(f"/sandbox/{gateway_id}/behaviour", headers=ADMIN).json()["requests"]
+    return count
+
+
+def attempts(api: httpx.Client, transaction_id: str) -> list[tuple[str, str]]:
+    body = api.get(f"/transactions/{transaction_id}", headers=CLIENT).json()
+    return [(a["gateway"], a["outcome"]) for a in body["attempts"]]
+
+
+def settle_directly(database_url: str, transaction_id: str, status: str) -> None:
+    """Complete or fail a transaction the way a gateway's final word will.
+
+    Runs in its own event loop and pool: the server's pool belongs to its thread.
+    """
+    import asyncio
+
+    from adapters.postgres.pool import open_pool
+    from adapters.postgres.unit_of_work import unit_of_work_factory
+    from adapters.system import SystemClock
+    from application.settle import FinalStatus, SettleCommand, SettleTransaction
+
+    async def run() -> None:
+        pool = await open_pool(database_url)
+        try:
+            use_case = SettleTransaction(
+                unit_of_work_factory(pool, Keyring.parse(ENCRYPTION_KEYS)), SystemClock()
+            )
+            await use_case.execute(
+                SettleCommand(transaction_id, FinalStatus(status), f"gateway says {status}")
+            )
+        finally:
+            await pool.close()
+
+    asyncio.run(run())

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from application.dispatch import GatewayDispatcher
-from application.ports import Clock, GatewayAvailability, IdGenerator, UnitOfWorkFactory
-from application.routing import route_payment
+from application.start_payment import StartPayment
 from domain.errors import InvalidInput
 from domain.money import Money
 from domain.transaction import Transaction, TransactionType
@@ -33,35 +31,15 @@ class Withdraw:
     trace. Completion pays the held amount out; failure releases it.
     """
 
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        dispatcher: GatewayDispatcher,
-        availability: GatewayAvailability,
-        clock: Clock,
-        ids: IdGenerator,
-    ) -> None:
-        self._uow = uow
-        self._dispatcher = dispatcher
-        self._availability = availability
-        self._clock = clock
-        self._ids = ids
+    def __init__(self, payments: StartPayment) -> None:
+        self._payments = payments
 
     async def execute(self, command: WithdrawCommand) -> Transaction:
         money = Money.parse(command.amount, command.currency)
         destination = _check_destination(command.destination)
-        user, routes = await route_payment(
-            self._uow, self._availability, command.user_id, TransactionType.WITHDRAWAL, money
+        return await self._payments.start(
+            TransactionType.WITHDRAWAL, command.user_id, money, destination
         )
-        tx = Transaction.create(
-            transaction_id=self._ids.new_id(),
-            type=TransactionType.WITHDRAWAL,
-            user_id=user.id,
-            money=money,
-            now=self._clock.now(),
-            destination=destination,
-        )
-        return await self._dispatcher.dispatch(tx, routes)
 
 
 def _check_destination(destination: dict[str, str] | None) -> dict[str, str] | None:

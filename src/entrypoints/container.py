@@ -23,6 +23,7 @@ from application.get_balances import GetBalances
 from application.get_transaction import GetTransaction
 from application.list_transactions import ListTransactions
 from application.settle import SettleTransaction
+from application.start_payment import StartPayment
 from application.upsert_user import UpsertUser
 from application.withdraw import Withdraw
 from entrypoints.gateways import build_health_checker, build_monitors, build_registry
@@ -56,17 +57,16 @@ class Container(containers.DeclarativeContainer):
     dispatcher = providers.Factory(
         GatewayDispatcher, uow=uow_factory, providers=gateways, clock=clock
     )
-    deposit = providers.Factory(
-        Deposit, uow=uow_factory, dispatcher=dispatcher, availability=monitors, clock=clock, ids=ids
-    )
-    withdraw = providers.Factory(
-        Withdraw,
+    start_payment = providers.Factory(
+        StartPayment,
         uow=uow_factory,
         dispatcher=dispatcher,
         availability=monitors,
         clock=clock,
         ids=ids,
     )
+    deposit = providers.Factory(Deposit, payments=start_payment)
+    withdraw = providers.Factory(Withdraw, payments=start_payment)
     settle = providers.Factory(SettleTransaction, uow=uow_factory, clock=clock)
     get_transaction = providers.Factory(GetTransaction, uow=uow_factory)
     list_transactions = providers.Factory(ListTransactions, uow=uow_factory)

@@ -84,6 +84,7 @@ def serve(settings: Settings) -> int:
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
+        timeout_graceful_shutdown=20,
     )
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into
     # a normal exit so atexit handlers run and the embedded PostgreSQL stops.

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import xmltodict
 
 from adapters.crypto.keyring import Keyring
 from entrypoints.serve import build_app
@@ -228,3 +229,29 @@ def test_data_survives_an_app_restart(demo_database_url: str) -> None:
         got = c.get(f"/transactions/{tx_id}", headers=CLIENT)
     assert got.status_code == 200
     assert got.json()["amount"] == "7.00"
+
+
+def test_xml_deposit_with_an_xml_answer(api: httpx.Client, demo_database_url: str) -> None:
+    r = api.post(
+        "/deposit",
+        content=b"<transaction><user_id>1</user_id><amount>25.50</amount>"
+        b"<currency>USD</currency></transaction>",
+        headers={**CLIENT, "Content-Type": "application/xml", "Accept": "application/xml"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.headers["content-type"].startswith("application/xml")
+    body = xmltodict.parse(r.content)["transaction"]
+    assert (body["gateway"], body["amount"], body["status"]) == ("paypal", "25.50", "processing")
+    assert count_rows(demo_database_url, "transactions") == 1
+
+
+def test_malformed_xml_is_400_and_writes_nothing(
+    api: httpx.Client, demo_database_url: str
+) -> None:
+    r = api.post(
+        "/deposit",
+        content=b"<transaction><user_id>1</user_id>",
+        headers={**CLIENT, "Content-Type": "application/xml"},
+    )
+    assert r.status_code == 400
+    assert count_rows(demo_database_url, "transactions") == 0

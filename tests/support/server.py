@@ -22,7 +22,15 @@ def free_port() -> int:
 @contextmanager
 def running(app: Litestar, port: int) -> Iterator[str]:
     """Serve ``app`` until the block exits; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        # Sandbox gateways in "timeout" mode hold requests open: do not wait for them.
+        timeout_graceful_shutdown=1,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

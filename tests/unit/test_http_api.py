@@ -204,5 +204,10 @@ def test_openapi_documents_the_contract(client: TestClient[Any]) -> None:
         "/users/{user_id}",
         "/health",
         "/ready",
+        "/withdrawal",
+        "/users/{user_id}/balances",
+        "/gateways",
+        "/gateways/{gateway_id}/status",
+        "/countries/{country}/gateways",
     ):
         assert path in schema["paths"], path

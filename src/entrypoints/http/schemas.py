@@ -30,18 +30,9 @@ class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
     currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3, examples=["USD"])]
 
 
-class WithdrawalRequest(msgspec.Struct, forbid_unknown_fields=True):
+class WithdrawalRequest(PaymentRequest, forbid_unknown_fields=True):
     """Body of POST /withdrawal."""
 
-    user_id: UserId
-    amount: Annotated[
-        Decimal,
-        msgspec.Meta(
-            description="Exact decimal amount, as a string or JSON number",
-            examples=["60.00"],
-        ),
-    ]
-    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3, examples=["USD"])]
     destination: (
         Annotated[
             dict[str, str],

@@ -1,0 +1,44 @@
+"""What deposits and withdrawals share: route, create, dispatch."""
+
+from __future__ import annotations
+
+from application.dispatch import GatewayDispatcher
+from application.ports import Clock, GatewayAvailability, IdGenerator, UnitOfWorkFactory
+from application.routing import route_payment
+from domain.money import Money
+from domain.transaction import Transaction, TransactionType
+
+
+class StartPayment:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        dispatcher: GatewayDispatcher,
+        availability: GatewayAvailability,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._uow = uow
+        self._dispatcher = dispatcher
+        self._availability = availability
+        self._clock = clock
+        self._ids = ids
+
+    async def start(
+        self,
+        type: TransactionType,
+        user_id: int,
+        money: Money,
+        destination: dict[str, str] | None = None,
+    ) -> Transaction:
+        """Rank the user's gateways, create the transaction, run the attempts."""
+        user, routes = await route_payment(self._uow, self._availability, user_id, type, money)
+        tx = Transaction.create(
+            transaction_id=self._ids.new_id(),
+            type=type,
+            user_id=user.id,
+            money=money,
+            now=self._clock.now(),
+            destination=destination,
+        )
+        return await self._dispatcher.dispatch(tx, routes)

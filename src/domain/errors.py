@@ -76,3 +76,21 @@ class ServiceUnavailable(PaymentError):
     """A dependency we cannot work without (the database) is not answering."""
 
     code = "service-unavailable"
+
+
+class CallbackRejected(PaymentError):
+    """A gateway callback we refuse to store or apply."""
+
+    code = "callback-rejected"
+
+
+class InvalidSignature(CallbackRejected):
+    """Missing, forged or stale signature (or an unknown signing key)."""
+
+    code = "invalid-signature"
+
+
+class MalformedCallback(CallbackRejected):
+    """A body that is not a well-formed callback of the gateway's family."""
+
+    code = "malformed-callback"

@@ -26,7 +26,7 @@ from application.ports import (
     ProviderRegistry,
     UnitOfWorkFactory,
 )
-from domain.errors import GatewaysUnavailable, PaymentDeclined
+from domain.errors import ConcurrentUpdate, GatewaysUnavailable, PaymentDeclined
 from domain.routing import GatewayRoute
 from domain.transaction import AttemptOutcome, Transaction, TransactionType
 
@@ -78,8 +78,7 @@ class GatewayDispatcher:
                 )
                 if result.completed:
                     tx.complete(message=result.message or "Payment completed", now=now)
-                await self._save(tx)
-                return tx
+                return await self._save_acceptance(tx)
             if result.outcome is AttemptOutcome.DECLINED:
                 tx.fail(
                     message=result.message or "Declined by the gateway",
@@ -120,6 +119,38 @@ class GatewayDispatcher:
         except Exception:
             log.exception("gateway adapter raised for %s", instruction.reference)
             return GatewayResult(outcome=AttemptOutcome.AMBIGUOUS, error_code="adapter_error")
+
+    async def _save_acceptance(self, tx: Transaction) -> Transaction:
+        """Save the acceptance, unless the gateway's callback got there first.
+
+        A fast callback can settle the transaction while our own request is
+        still on its way back; its state wins, and we only add what the call
+        taught us about our attempts.
+        """
+        try:
+            await self._save(tx)
+            return tx
+        except ConcurrentUpdate:
+            async with self._uow() as uow:
+                current = await uow.transactions.get(tx.id)
+                if current is None:
+                    raise
+                for attempt in tx.attempts:
+                    mine = current.attempts[attempt.number - 1]
+                    if mine.outcome is AttemptOutcome.IN_FLIGHT:
+                        current.settle_attempt(
+                            attempt.number,
+                            attempt.outcome,
+                            latency_ms=attempt.latency_ms or 0,
+                            error_code=attempt.error_code,
+                            tries=attempt.tries,
+                        )
+                if current.redirect_url is None:
+                    current.redirect_url = tx.redirect_url
+                await uow.transactions.save(current)
+                await uow.commit()
+            log.info("transaction %s was settled by its gateway during the call", tx.id)
+            return current
 
     async def _save(self, tx: Transaction, *, new: bool = False) -> None:
         async with self._uow() as uow:

@@ -6,11 +6,11 @@ driver or framework type.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from domain.ledger import Balance, Journal
 from domain.routing import GatewayRoute, Priority
@@ -119,11 +119,73 @@ class Ledger(Protocol):
         """Available and held balance per currency."""
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayCallback:
+    """A gateway's verified statement about one of our transactions."""
+
+    gateway_id: str
+    event_id: str  # the gateway's id for this notification: our dedupe key
+    transaction_id: str
+    status: str  # completed | failed
+    reference_id: str | None
+    message: str
+    amount_minor: int | None = None  # when the gateway states it (SOAP family)
+    currency: str | None = None
+
+
 class EventOutbox(Protocol):
-    """Events written in the same database transaction as the state they describe."""
+    """Messages written in the same database transaction as the state they describe."""
 
     async def put(self, events: Sequence[TransactionEvent]) -> None:
-        """Queue the events for the relay."""
+        """Queue transaction lifecycle events for the relay."""
+
+    async def put_callback(self, callback: GatewayCallback) -> None:
+        """Queue a verified callback for the worker that applies it."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One outbox row on its way out: to Kafka, or dispatched in-process."""
+
+    event_id: str
+    topic: str
+    key: str
+    type: str
+    payload: dict[str, Any]
+
+
+class MessagePublisher(Protocol):
+    """Where the relay sends outbox messages."""
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Deliver all of them, in order, or raise (the relay then retries them)."""
+
+
+class CallbackInbox(Protocol):
+    """Every callback received, raw body encrypted, once per (gateway, event id)."""
+
+    async def add(self, callback: GatewayCallback, raw_body: bytes) -> bool:
+        """Store it; False when this (gateway, event id) was received before."""
+
+    async def status_of(self, gateway_id: str, event_id: str) -> str | None:
+        """received | applied | duplicate | flagged, or None when unknown."""
+
+    async def resolve(self, gateway_id: str, event_id: str, status: str, detail: str) -> None:
+        """Record how the callback was dealt with."""
+
+
+class CallbackVerifier(Protocol):
+    """Checks one gateway family's signature and reads its callback format."""
+
+    family: str  # json | soap: decides the acknowledgement the gateway expects
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> list[GatewayCallback]:
+        """The callbacks in the body; InvalidSignature or MalformedCallback otherwise."""
+
+
+class CallbackVerifiers(Protocol):
+    def get(self, gateway_id: str) -> CallbackVerifier | None:
+        """The verifier for a gateway, or None when the gateway is unknown."""
 
 
 class UnitOfWork(Protocol):
@@ -134,6 +196,7 @@ class UnitOfWork(Protocol):
     routing: RoutingRepository
     ledger: Ledger
     outbox: EventOutbox
+    inbox: CallbackInbox
 
     async def __aenter__(self) -> Self: ...
 

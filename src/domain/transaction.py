@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from domain.errors import IllegalTransition, InvalidInput
 from domain.money import Money
@@ -41,6 +41,9 @@ _ALLOWED: dict[TransactionStatus, frozenset[TransactionStatus]] = {
     TransactionStatus.COMPLETED: frozenset(),
     TransactionStatus.FAILED: frozenset(),
 }
+
+
+SettleOutcome = Literal["applied", "duplicate", "contradiction"]
 
 
 class AttemptOutcome(StrEnum):
@@ -204,6 +207,46 @@ class Transaction:
             self.gateway_id = gateway_id
         self._record("transaction.failed", now)
         return True
+
+    def settle(
+        self,
+        final: TransactionStatus,
+        *,
+        message: str,
+        now: datetime,
+        reference_id: str | None = None,
+    ) -> SettleOutcome:
+        """Apply the gateway's final word (callback or status inquiry).
+
+        - the same final status again is a ``duplicate`` and changes nothing;
+        - a different final status after a terminal one is a ``contradiction``:
+          never applied, the caller flags it for reconciliation;
+        - a still-pending transaction whose gateway answered before our request
+          recorded the acceptance is accepted first, then settled.
+        """
+        if not final.is_terminal:
+            raise IllegalTransition(f"{final} is not a final status", transaction_id=self.id)
+        if self.status is final:
+            return "duplicate"
+        if self.status.is_terminal:
+            return "contradiction"
+        if self.status is TransactionStatus.PENDING:
+            if not self.attempts:
+                return "contradiction"  # no gateway was ever asked: nothing can have an outcome
+            self.mark_processing(
+                gateway_id=self.attempts[-1].gateway_id,
+                reference_id=reference_id,
+                redirect_url=None,
+                message="Accepted by the gateway",
+                now=now,
+            )
+        if self.reference_id is None and reference_id:
+            self.reference_id = reference_id
+        if final is TransactionStatus.COMPLETED:
+            self.complete(message=message, now=now)
+        else:
+            self.fail(message=message, now=now)
+        return "applied"
 
     def _move(self, target: TransactionStatus, now: datetime, message: str) -> None:
         if target not in _ALLOWED[self.status]:

@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Apply pending SQL migrations to PAYMENTS_DATABASE_URL (or the embedded "
         "database when unset). Safe to run from several processes at once.",
     )
+    sub.add_parser(
+        "worker",
+        help="run only the workers (outbox relay, callback consumer, health checker)",
+        description="Run the background workers without the HTTP API: the outbox relay "
+        "(one leader across processes), the Kafka callback consumer (when "
+        "PAYMENTS_KAFKA_BOOTSTRAP_SERVERS is set) and the gateway health checker.",
+    )
     sandbox = sub.add_parser(
         "sandbox",
         help="run only the sandbox gateways",
@@ -79,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from entrypoints.serve import run_migrations
 
             return run_migrations(settings)
+        if args.command == "worker":
+            from entrypoints.serve import run_worker
+
+            return run_worker(settings)
         if args.command == "sandbox":
             from entrypoints.serve import serve_sandbox
 

@@ -13,8 +13,10 @@ from adapters.crypto.keyring import Keyring
 from adapters.gateways.http_client import http_client_resource
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import pool_resource
+from adapters.postgres.relay import OutboxRelay
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.system import SystemClock, UuidV7Generator
+from application.apply_callback import ApplyCallback
 from application.country_routing import GetCountryGateways, SetCountryGateways
 from application.deposit import Deposit
 from application.dispatch import GatewayDispatcher
@@ -22,11 +24,13 @@ from application.gateway_admin import ListGateways, SetGatewayStatus
 from application.get_balances import GetBalances
 from application.get_transaction import GetTransaction
 from application.list_transactions import ListTransactions
+from application.receive_callback import ReceiveCallback
 from application.settle import SettleTransaction
 from application.start_payment import StartPayment
 from application.upsert_user import UpsertUser
 from application.withdraw import Withdraw
 from entrypoints.gateways import build_health_checker, build_monitors, build_registry
+from entrypoints.messaging import build_consumer, build_verifiers, publisher_resource
 from entrypoints.settings import Settings
 
 
@@ -53,6 +57,19 @@ class Container(containers.DeclarativeContainer):
     health_checker = providers.Singleton(build_health_checker, settings, http_client, monitors)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)
+
+    verifiers = providers.Singleton(build_verifiers, settings)
+    apply_callback = providers.Factory(ApplyCallback, uow=uow_factory, clock=clock)
+    receive_callback = providers.Factory(ReceiveCallback, uow=uow_factory, verifiers=verifiers)
+    publisher = providers.Resource(publisher_resource, settings, apply_callback)
+    relay = providers.Singleton(
+        OutboxRelay,
+        pool=db_pool,
+        database_url=settings.provided.database_url,
+        publisher=publisher,
+        poll_interval_s=settings.provided.relay_poll_s,
+    )
+    callback_consumer = providers.Singleton(build_consumer, settings, apply_callback)
 
     dispatcher = providers.Factory(
         GatewayDispatcher, uow=uow_factory, providers=gateways, clock=clock

@@ -13,13 +13,15 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from adapters.postgres.migrator import load_demo_data, migrate
 from entrypoints.container import make_container
-from entrypoints.embedded import embedded_settings
+from entrypoints.embedded import embedded_settings, with_stored_secrets
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import admin_guard
 from entrypoints.sandbox.app import sandbox_controller
+from entrypoints.sandbox.callbacks import CallbackSender
 from entrypoints.sandbox.psp import Sandbox
 from entrypoints.sandbox.soap import soap_controller
 from entrypoints.settings import Settings, SettingsError, require_production_secrets
+from entrypoints.workers import start_workers, stop_workers
 
 log = logging.getLogger("payments")
 
@@ -44,11 +46,25 @@ def prepare(settings: Settings) -> Settings:
     return settings
 
 
+def build_sandbox(settings: Settings) -> tuple[Sandbox, CallbackSender]:
+    """Sandbox PSPs that call back to this service (or PAYMENTS_SANDBOX_CALLBACK_URL)."""
+    sender = CallbackSender(
+        settings.sandbox_callback_url or settings.base_url, settings.webhook_secrets
+    )
+    sandbox = Sandbox(
+        {gw.id: gw.format for gw in settings.gateways},
+        on_new_payment=lambda gw, payment: sender.schedule(
+            gw, payment, send=gw.behaviour.mode == "ok"
+        ),
+    )
+    return sandbox, sender
+
+
 def build_app(settings: Settings) -> Litestar:
-    sandbox = None
-    if settings.serve_sandbox:
-        sandbox = Sandbox({gw.id: gw.format for gw in settings.gateways})
-    return create_app(settings, make_container(settings), sandbox)
+    if not settings.serve_sandbox:
+        return create_app(settings, make_container(settings))
+    sandbox, sender = build_sandbox(settings)
+    return create_app(settings, make_container(settings), sandbox, on_shutdown=[sender.aclose])
 
 
 def _banner(settings: Settings) -> None:
@@ -98,6 +114,37 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+def run_worker(settings: Settings) -> int:
+    settings = prepare(settings)
+    print(
+        f"payments worker: database {redact(settings.database_url or '')}, kafka "
+        f"{settings.kafka_bootstrap_servers or 'not configured (in-process dispatch)'}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    async def main() -> None:
+        container = make_container(settings)
+        started = container.init_resources()
+        if started is not None:
+            await started
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        workers = await start_workers(container, settings)
+        try:
+            await stop.wait()
+        finally:
+            await stop_workers(workers)
+            stopped = container.shutdown_resources()
+            if stopped is not None:
+                await stopped
+
+    asyncio.run(main())
+    return 0
+
+
 def run_migrations(settings: Settings) -> int:
     if settings.embedded:
         settings = embedded_settings(settings)
@@ -109,6 +156,7 @@ def run_migrations(settings: Settings) -> int:
 
 
 def serve_sandbox(settings: Settings, host: str, port: int) -> int:
+    """Only the sandbox PSPs (e.g. on another port, to call the API over the network)."""
     from litestar import Litestar as App
     from litestar.datastructures import State
 
@@ -116,21 +164,19 @@ def serve_sandbox(settings: Settings, host: str, port: int) -> int:
     from entrypoints.http.problems import EXCEPTION_HANDLERS
 
     if settings.embedded:
-        settings = settings.with_(
-            admin_api_keys=settings.admin_api_keys or tuple(embedded_settings_keys(settings)),
-        )
-    sandbox = Sandbox({gw.id: gw.format for gw in settings.gateways})
+        settings = with_stored_secrets(settings)
+    sandbox, sender = build_sandbox(settings)
     app = App(
         route_handlers=[sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         state=State({"api_keys": ApiKeys((), settings.admin_api_keys)}),
+        on_shutdown=[sender.aclose],
     )
-    print(f"sandbox gateways on http://{host}:{port}/sandbox/{{gateway_id}}", file=sys.stderr)
+    target = settings.sandbox_callback_url or settings.base_url
+    print(
+        f"sandbox gateways on http://{host}:{port}/sandbox/{{gateway_id}}"
+        f" (callbacks to {target}/callback/{{gateway_id}})",
+        file=sys.stderr,
+    )
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
     return 0
-
-
-def embedded_settings_keys(settings: Settings) -> list[str]:
-    from entrypoints.embedded import load_or_create_secrets
-
-    return list(load_or_create_secrets(settings.data_dir)["admin_api_keys"])

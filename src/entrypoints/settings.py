@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +35,14 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     admin_api_keys: tuple[str, ...] = ()
     encryption_keys: str | None = None  # "id:base64key,..." first is primary
+    # Per gateway: JSON family HMAC secrets, SOAP family hex HMAC keys; several
+    # (comma-separated) during rotation, the first used by our sandbox to sign.
+    webhook_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kafka_topic_prefix: str = ""
+    kafka_group_id: str = "payments-callbacks"
+    kafka_partitions: int = 6
+    relay_poll_s: float = 1.0
+    sandbox_callback_url: str | None = None  # where sandbox PSPs send callbacks
     gateways: tuple[GatewayEndpoint, ...] = ()
     serve_sandbox: bool = False
     gateway_connect_timeout_s: float = 2.0
@@ -46,6 +54,7 @@ class Settings:
     breaker_fail_max: int = 5
     breaker_reset_s: float = 30.0
     health_interval_s: float = 10.0
+    run_workers: bool = True  # relay, callback consumer, health checker beside the API
     db_pool_min: int = 2
     db_pool_max: int = 10
     max_body_bytes: int = 64 * 1024
@@ -76,6 +85,10 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _env_name(gateway_id: str) -> str:
+    return gateway_id.upper().replace("-", "_")
+
+
 def _gateways(env: Mapping[str, str], sandbox_url: str) -> tuple[GatewayEndpoint, ...]:
     out = []
     for item in _keys(env.get("PAYMENTS_GATEWAYS", DEFAULT_GATEWAYS)):
@@ -83,7 +96,7 @@ def _gateways(env: Mapping[str, str], sandbox_url: str) -> tuple[GatewayEndpoint
         fmt = fmt or "json"
         if not _GATEWAY_ID.match(gid) or fmt not in ("json", "soap"):
             raise SettingsError(f"PAYMENTS_GATEWAYS entry {item!r} is not 'id:json|soap'")
-        url = env.get(f"PAYMENTS_GATEWAY_URL_{gid.upper().replace('-', '_')}")
+        url = env.get(f"PAYMENTS_GATEWAY_URL_{_env_name(gid)}")
         out.append(GatewayEndpoint(gid, fmt, url or f"{sandbox_url.rstrip('/')}/{gid}"))  # type: ignore[arg-type]
     return tuple(out)
 
@@ -95,6 +108,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     port = int(_number(env, "PAYMENTS_PORT", 8080))
     database_url = env.get("PAYMENTS_DATABASE_URL") or None
     sandbox_url = env.get("PAYMENTS_SANDBOX_URL") or f"http://{host}:{port}/sandbox"
+    gateways = _gateways(env, sandbox_url)
     settings = Settings(
         database_url=database_url,
         kafka_bootstrap_servers=env.get("PAYMENTS_KAFKA_BOOTSTRAP_SERVERS") or None,
@@ -104,7 +118,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_keys=_keys(env.get("PAYMENTS_API_KEYS")),
         admin_api_keys=_keys(env.get("PAYMENTS_ADMIN_API_KEYS")),
         encryption_keys=env.get("PAYMENTS_ENCRYPTION_KEYS") or None,
-        gateways=_gateways(env, sandbox_url),
+        webhook_secrets={
+            g.id: _keys(env.get(f"PAYMENTS_WEBHOOK_SECRET_{_env_name(g.id)}"))
+            for g in gateways
+            if env.get(f"PAYMENTS_WEBHOOK_SECRET_{_env_name(g.id)}")
+        },
+        kafka_topic_prefix=env.get("PAYMENTS_KAFKA_TOPIC_PREFIX", ""),
+        kafka_group_id=env.get("PAYMENTS_KAFKA_GROUP_ID", "payments-callbacks"),
+        kafka_partitions=int(_number(env, "PAYMENTS_KAFKA_PARTITIONS", 6)),
+        relay_poll_s=_number(env, "PAYMENTS_RELAY_POLL_S", 1.0),
+        sandbox_callback_url=env.get("PAYMENTS_SANDBOX_CALLBACK_URL") or None,
+        gateways=gateways,
         # The sandbox is served in-process on the embedded default, or on request.
         serve_sandbox=env.get("PAYMENTS_SERVE_SANDBOX", "1" if database_url is None else "0")
         == "1",
@@ -117,6 +141,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         breaker_fail_max=int(_number(env, "PAYMENTS_BREAKER_FAIL_MAX", 5)),
         breaker_reset_s=_number(env, "PAYMENTS_BREAKER_RESET_S", 30.0),
         health_interval_s=_number(env, "PAYMENTS_HEALTH_INTERVAL_S", 10.0),
+        run_workers=env.get("PAYMENTS_RUN_WORKERS", "1") != "0",
         db_pool_min=int(_number(env, "PAYMENTS_DB_POOL_MIN", 2)),
         db_pool_max=int(_number(env, "PAYMENTS_DB_POOL_MAX", 10)),
         max_body_bytes=int(_number(env, "PAYMENTS_MAX_BODY_BYTES", 64 * 1024)),
@@ -144,6 +169,11 @@ def require_production_secrets(settings: Settings) -> None:
             ("PAYMENTS_ENCRYPTION_KEYS", settings.encryption_keys),
         )
         if not value
+    ]
+    missing += [
+        f"PAYMENTS_WEBHOOK_SECRET_{_env_name(g.id)}"
+        for g in settings.gateways
+        if not settings.webhook_secrets.get(g.id)
     ]
     if missing:
         raise SettingsError(f"missing required settings: {', '.join(missing)}")

@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.migrator import load_demo_data, migrate
 from adapters.postgres.pool import open_pool
+from tests.integration.kafka import kafka_bootstrap, kafka_topic_prefix  # noqa: F401
 from tests.integration.services import docker_available, skip_or_fail
 
 DATABASE_URL_ENV = "PAYMENTS_TEST_DATABASE_URL"

@@ -245,9 +245,7 @@ def test_xml_deposit_with_an_xml_answer(api: httpx.Client, demo_database_url: st
     assert count_rows(demo_database_url, "transactions") == 1
 
 
-def test_malformed_xml_is_400_and_writes_nothing(
-    api: httpx.Client, demo_database_url: str
-) -> None:
+def test_malformed_xml_is_400_and_writes_nothing(api: httpx.Client, demo_database_url: str) -> None:
     r = api.post(
         "/deposit",
         content=b"<transaction><user_id>1</user_id>",

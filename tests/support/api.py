@@ -18,6 +18,11 @@ ADMIN_KEY = "it-admin-key"
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 ENCRYPTION_KEYS = Keyring.new_key_spec("it")
+WEBHOOK_SECRETS = {
+    "paypal": "whsec_it_paypal",
+    "stripe": "whsec_it_stripe",
+    "adyen": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
+}
 
 
 def make_settings(database_url: str, port: int, **env: str) -> Settings:
@@ -33,6 +38,8 @@ def make_settings(database_url: str, port: int, **env: str) -> Settings:
             "PAYMENTS_HEALTH_INTERVAL_S": "0",
             "PAYMENTS_RETRY_BACKOFF_BASE_S": "0.01",
             "PAYMENTS_RETRY_BACKOFF_CAP_S": "0.05",
+            "PAYMENTS_RELAY_POLL_S": "0.2",
+            **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
             **env,
         }
     )
@@ -113,3 +120,18 @@ def settle_directly(database_url: str, transaction_id: str, status: str) -> None
             await pool.close()
 
     asyncio.run(run())
+
+
+def wait_for_status(
+    api: httpx.Client, transaction_id: str, status: str, timeout_s: float = 5.0
+) -> dict[str, object]:
+    """Poll until the transaction reaches ``status``; returns it."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body: dict[str, object] = api.get(f"/transactions/{transaction_id}", headers=CLIENT).json()
+        if body["status"] == status:
+            return body
+        assert time.monotonic() < deadline, f"still {body['status']} after {timeout_s}s"
+        time.sleep(0.05)

@@ -61,6 +61,7 @@ def world() -> Iterator[World]:
             admin_api_keys=(ADMIN_KEY,),
             encryption_keys=Keyring.new_key_spec("unit"),
             health_interval_s=0,
+            run_workers=False,
         )
     )
     container.db_pool.override(providers.Object(None))

@@ -155,3 +155,30 @@ async def test_json_numbers_arrive_as_exact_decimals(world: World) -> None:
     use_case = world.container.deposit()
     tx = await use_case.execute(DepositCommand(1, Decimal("0.10"), "USD"))
     assert tx.money.minor == 10
+
+
+async def test_a_callback_that_settles_during_the_call_wins(world: World) -> None:
+    """The gateway's callback lands before our request records the acceptance."""
+    from application.ports import GatewayCallback, PaymentInstruction
+
+    paypal = world.gateways["paypal"]
+    original = paypal.submit
+
+    async def submit_then_callback(instruction: PaymentInstruction) -> GatewayResult:
+        result = await original(instruction)
+        apply = world.container.apply_callback()
+        status = await apply.execute(
+            GatewayCallback(
+                "paypal", "evt-1", instruction.transaction_id, "completed", "PP-1", "paid"
+            )
+        )
+        assert status == "applied"
+        return result
+
+    paypal.submit = submit_then_callback  # type: ignore[method-assign]
+    tx = await deposit(world)
+    assert tx.status is TransactionStatus.COMPLETED
+    stored = world.store.transactions[tx.id]
+    assert stored.status is TransactionStatus.COMPLETED
+    assert stored.attempts[0].outcome is AttemptOutcome.ACCEPTED
+    assert stored.redirect_url is not None

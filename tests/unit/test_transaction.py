@@ -98,3 +98,49 @@ def test_no_gateway_call_once_the_transaction_left_pending() -> None:
     accept(tx)
     with pytest.raises(IllegalTransition):
         tx.begin_attempt("stripe", T0)
+
+
+def test_settle_completes_a_processing_transaction_once() -> None:
+    tx = new_tx()
+    accept(tx)
+    assert tx.settle(TransactionStatus.COMPLETED, message="paid", now=T0) == "applied"
+    assert tx.settle(TransactionStatus.COMPLETED, message="paid", now=T0) == "duplicate"
+    assert tx.status is TransactionStatus.COMPLETED
+    assert tx.version == 3
+
+
+def test_settle_flags_a_contradiction_and_changes_nothing() -> None:
+    tx = new_tx()
+    accept(tx)
+    tx.settle(TransactionStatus.FAILED, message="refused", now=T0)
+    assert tx.settle(TransactionStatus.COMPLETED, message="paid?", now=T0) == "contradiction"
+    assert (tx.status, tx.version) == (TransactionStatus.FAILED, 3)
+
+
+def test_settle_accepts_a_pending_transaction_the_gateway_already_finished() -> None:
+    tx = new_tx()
+    tx.begin_attempt("paypal", T0)
+    assert tx.settle(TransactionStatus.COMPLETED, message="paid", now=T0, reference_id="PP-9") == (
+        "applied"
+    )
+    assert (tx.status, tx.gateway_id, tx.reference_id) == (
+        TransactionStatus.COMPLETED,
+        "paypal",
+        "PP-9",
+    )
+    assert [e.type for e in tx.pull_events()] == [
+        "transaction.created",
+        "transaction.processing",
+        "transaction.completed",
+    ]
+
+
+def test_settle_refuses_a_transaction_no_gateway_was_asked_about() -> None:
+    tx = new_tx()
+    assert tx.settle(TransactionStatus.COMPLETED, message="?", now=T0) == "contradiction"
+    assert tx.status is TransactionStatus.PENDING
+
+
+def test_settle_only_takes_final_statuses() -> None:
+    with pytest.raises(IllegalTransition):
+        new_tx().settle(TransactionStatus.PROCESSING, message="?", now=T0)

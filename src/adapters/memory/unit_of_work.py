@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Self
 
-from application.ports import GatewayInfo, PageCursor
+from application.ports import GatewayCallback, GatewayInfo, PageCursor
 from domain.errors import ConcurrentUpdate, InsufficientFunds
 from domain.ledger import AccountKind, Balance, Journal
 from domain.routing import GatewayRoute, Priority
@@ -29,7 +29,17 @@ class MemoryStore:
     balances: dict[BalanceKey, int] = field(default_factory=dict)
     journals: list[Journal] = field(default_factory=list)
     outbox: list[TransactionEvent] = field(default_factory=list)
+    callbacks_out: list[GatewayCallback] = field(default_factory=list)
+    inbox: dict[tuple[str, str], InboxRow] = field(default_factory=dict)
     commits: int = 0
+
+
+@dataclass
+class InboxRow:
+    callback: GatewayCallback
+    raw_body: bytes
+    status: str = "received"
+    detail: str = ""
 
 
 class _Staged:
@@ -42,6 +52,8 @@ class _Staged:
         self.priorities: dict[str, list[Priority]] = {}
         self.balance_moves: dict[BalanceKey, int] = {}
         self.journals: list[Journal] = []
+        self.callbacks_out: list[GatewayCallback] = []
+        self.inbox: dict[tuple[str, str], InboxRow] = {}
 
     def balance(self, key: BalanceKey) -> int:
         return self.store.balances.get(key, 0) + self.balance_moves.get(key, 0)
@@ -56,6 +68,8 @@ class _Staged:
         for key, delta in self.balance_moves.items():
             store.balances[key] = store.balances.get(key, 0) + delta
         store.journals.extend(self.journals)
+        store.callbacks_out.extend(self.callbacks_out)
+        store.inbox.update(self.inbox)
         store.commits += 1
 
 
@@ -219,6 +233,33 @@ class MemoryOutbox:
     async def put(self, events: Sequence[TransactionEvent]) -> None:
         self._staged.events.extend(events)
 
+    async def put_callback(self, callback: GatewayCallback) -> None:
+        self._staged.callbacks_out.append(callback)
+
+
+class MemoryInbox:
+    def __init__(self, staged: _Staged) -> None:
+        self._staged = staged
+
+    def _row(self, key: tuple[str, str]) -> InboxRow | None:
+        return self._staged.inbox.get(key) or self._staged.store.inbox.get(key)
+
+    async def add(self, callback: GatewayCallback, raw_body: bytes) -> bool:
+        key = (callback.gateway_id, callback.event_id)
+        if self._row(key) is not None:
+            return False
+        self._staged.inbox[key] = InboxRow(callback, raw_body)
+        return True
+
+    async def status_of(self, gateway_id: str, event_id: str) -> str | None:
+        row = self._row((gateway_id, event_id))
+        return row.status if row else None
+
+    async def resolve(self, gateway_id: str, event_id: str, status: str, detail: str) -> None:
+        row = self._row((gateway_id, event_id))
+        if row is not None:
+            self._staged.inbox[(gateway_id, event_id)] = replace(row, status=status, detail=detail)
+
 
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
@@ -232,6 +273,7 @@ class MemoryUnitOfWork:
         self.routing = MemoryRoutingRepository(self._staged)
         self.ledger = MemoryLedger(self._staged)
         self.outbox = MemoryOutbox(self._staged)
+        self.inbox = MemoryInbox(self._staged)
 
     async def __aenter__(self) -> Self:
         self._begin()

@@ -14,27 +14,21 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from adapters.messages import (
+    CALLBACK_EVENT,
+    CALLBACKS_TOPIC,
+    TRANSACTIONS_TOPIC,
+    callback_envelope,
+    envelope,
+)
+from application.ports import GatewayCallback
 from domain.transaction import TransactionEvent
-
-TRANSACTIONS_TOPIC = "payments.transactions.v1"
 
 INSERT_EVENT = """
 INSERT INTO outbox (event_id, topic, key, event_type, transaction_id, version, payload)
 VALUES (%(event_id)s, %(topic)s, %(key)s, %(event_type)s, %(transaction_id)s,
         %(version)s, %(payload)s)
 """
-
-
-def envelope(event_id: uuid.UUID, event: TransactionEvent) -> dict[str, Any]:
-    """The message consumers receive; ``event_id`` and ``version`` let them dedupe."""
-    return {
-        "event_id": str(event_id),
-        "type": event.type,
-        "transaction_id": event.transaction_id,
-        "version": event.version,
-        "occurred_at": event.occurred_at.isoformat(),
-        "data": event.data,
-    }
 
 
 class PostgresEventOutbox:
@@ -63,3 +57,30 @@ class PostgresEventOutbox:
             )
         async with self._conn.cursor() as cur:
             await cur.executemany(INSERT_EVENT, rows)
+
+    async def put_callback(self, callback: GatewayCallback) -> None:
+        """Queue a verified callback for the applying worker, keyed by transaction."""
+        event_id = uuid.uuid4()
+        async with self._conn.cursor() as cur:
+            await cur.execute(
+                INSERT_EVENT,
+                {
+                    "event_id": event_id,
+                    "topic": CALLBACKS_TOPIC,
+                    "key": callback.transaction_id,
+                    "event_type": CALLBACK_EVENT,
+                    "transaction_id": _uuid_or_none(callback.transaction_id),
+                    "version": None,
+                    "payload": Jsonb(callback_envelope(event_id, callback)),
+                },
+            )
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    # A callback may name a transaction id that is not even a UUID (a forged or
+    # foreign one that still carried a valid signature); it is applied - and
+    # flagged - like any other, but cannot fill the uuid column.
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.crypto.keyring import Keyring
+from adapters.postgres.inbox import PostgresCallbackInbox
 from adapters.postgres.ledger import PostgresLedger
 from adapters.postgres.outbox import PostgresEventOutbox
 from adapters.postgres.routing import PostgresRoutingRepository
@@ -32,6 +33,7 @@ class PostgresUnitOfWork:
     routing: PostgresRoutingRepository
     ledger: PostgresLedger
     outbox: PostgresEventOutbox
+    inbox: PostgresCallbackInbox
 
     def __init__(self, pool: AsyncConnectionPool, keyring: Keyring) -> None:
         self._pool = pool
@@ -49,6 +51,7 @@ class PostgresUnitOfWork:
         self.outbox = PostgresEventOutbox(conn)
         self.transactions = PostgresTransactionRepository(conn, self.outbox, self._keyring)
         self.ledger = PostgresLedger(conn)
+        self.inbox = PostgresCallbackInbox(conn, self._keyring)
         self.users = PostgresUserRepository(conn)
         self.routing = PostgresRoutingRepository(conn)
         return self

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
@@ -14,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from entrypoints.container import Container
 from entrypoints.http.auth import ApiKeys, admin_guard
+from entrypoints.http.controllers.callbacks import CallbackController
 from entrypoints.http.controllers.gateways import GatewayController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.transactions import TransactionController
@@ -25,10 +25,14 @@ from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.psp import Sandbox
 from entrypoints.sandbox.soap import soap_controller
 from entrypoints.settings import Settings
+from entrypoints.workers import start_workers, stop_workers
 
 
 def create_app(
-    settings: Settings, container: Container, sandbox: Sandbox | None = None
+    settings: Settings,
+    container: Container,
+    sandbox: Sandbox | None = None,
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> Litestar:
     """Build the app; resources start in its lifespan, never at import time."""
 
@@ -40,16 +44,13 @@ def create_app(
         # Build the singletons now so the first request does not pay for it.
         await resolve(container.gateways)
         await resolve(container.keyring)  # a bad key fails start-up, not a request
-        background = []
-        if settings.health_interval_s > 0:
-            checker = await resolve(container.health_checker)
-            background.append(asyncio.create_task(checker.run_forever(), name="health-checker"))
+        workers = await start_workers(container, settings) if settings.run_workers else []
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await stop_workers(workers)
+            for close in on_shutdown:
+                await close()
             stopped = container.shutdown_resources()
             if stopped is not None:
                 await stopped
@@ -59,6 +60,7 @@ def create_app(
         TransactionController,
         UserController,
         GatewayController,
+        CallbackController,
     ]
     if sandbox is not None:
         route_handlers += [sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)]

@@ -42,5 +42,6 @@ DEPENDENCIES = {
         "get_country_gateways",
         "set_country_gateways",
         "database",
+        "receive_callback",
     )
 }

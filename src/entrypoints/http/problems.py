@@ -14,6 +14,8 @@ from domain.errors import (
     IllegalTransition,
     InsufficientFunds,
     InvalidInput,
+    InvalidSignature,
+    MalformedCallback,
     NoEligibleGateway,
     NotFound,
     PaymentDeclined,
@@ -28,6 +30,8 @@ PROBLEM_JSON = "application/problem+json"
 # Most specific first: the first isinstance match wins.
 _STATUS: list[tuple[type[PaymentError], int, str]] = [
     (NotFound, 404, "Not found"),
+    (InvalidSignature, 401, "Invalid signature"),
+    (MalformedCallback, 400, "Malformed callback"),
     (NoEligibleGateway, 422, "No eligible gateway"),
     (InsufficientFunds, 422, "Insufficient funds"),
     (InvalidInput, 422, "Invalid input"),

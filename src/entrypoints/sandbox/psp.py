@@ -9,6 +9,7 @@ checks compare our records against.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -45,6 +46,10 @@ class SandboxGateway:
     behaviour: Behaviour = field(default_factory=Behaviour)
     payments: dict[str, SandboxPayment] = field(default_factory=dict)
     requests: int = 0  # every payment request received, whatever the mode
+    callbacks_delivered: int = 0
+    callbacks_failed: int = 0
+    # Called for each new payment: settles it later and sends the callback.
+    on_new_payment: Callable[[SandboxGateway, SandboxPayment], None] | None = None
 
     def record(
         self,
@@ -75,6 +80,8 @@ class SandboxGateway:
             created_at=datetime.now(UTC),
         )
         self.payments[reference] = payment
+        if self.on_new_payment is not None:
+            self.on_new_payment(self, payment)
         return payment, True
 
     def redirect_url(self, payment: SandboxPayment) -> str | None:
@@ -89,8 +96,15 @@ _psp_ids = itertools.count(1)
 class Sandbox:
     """All simulated gateways served by one process."""
 
-    def __init__(self, gateways: dict[str, Literal["json", "soap"]]) -> None:
-        self.gateways = {gid: SandboxGateway(gid, fmt) for gid, fmt in gateways.items()}
+    def __init__(
+        self,
+        gateways: dict[str, Literal["json", "soap"]],
+        on_new_payment: Callable[[SandboxGateway, SandboxPayment], None] | None = None,
+    ) -> None:
+        self.gateways = {
+            gid: SandboxGateway(gid, fmt, on_new_payment=on_new_payment)
+            for gid, fmt in gateways.items()
+        }
 
     def get(self, gateway_id: str) -> SandboxGateway | None:
         return self.gateways.get(gateway_id)

@@ -1,0 +1,121 @@
+"""Callback verifiers: one per gateway family (the CallbackVerifier port).
+
+Signatures are checked before anything is trusted; the parsed result is a
+list of GatewayCallback, never a library type.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Literal
+
+import msgspec
+
+from adapters.gateways.signing_json import SIGNATURE_HEADER, verify_json
+from adapters.gateways.signing_soap import NotificationItem, parse_notification, verify_adyen_item
+from application.ports import CallbackVerifier, GatewayCallback
+from domain.errors import MalformedCallback
+
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class JsonCallbackBody(msgspec.Struct, forbid_unknown_fields=False):
+    """The JSON family's callback (unknown extra fields are tolerated, as PSPs add them)."""
+
+    event_id: Text
+    transaction_id: Text
+    status: Literal["completed", "failed"]
+    reference_id: Text | None = None
+    message: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+_json_body = msgspec.json.Decoder(JsonCallbackBody)
+
+
+class JsonCallbackVerifier:
+    family = "json"
+
+    def __init__(
+        self,
+        gateway_id: str,
+        secrets: Sequence[str],
+        *,
+        tolerance_s: int = 300,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._gateway_id = gateway_id
+        self._secrets = list(secrets)
+        self._tolerance_s = tolerance_s
+        self._clock = clock
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> list[GatewayCallback]:
+        verify_json(
+            headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER),
+            body,
+            self._secrets,
+            now=self._clock(),
+            tolerance_s=self._tolerance_s,
+        )
+        try:
+            parsed = _json_body.decode(body)
+        except msgspec.DecodeError as exc:
+            raise MalformedCallback(f"not a valid callback: {exc}") from None
+        return [
+            GatewayCallback(
+                gateway_id=self._gateway_id,
+                event_id=parsed.event_id,
+                transaction_id=parsed.transaction_id,
+                status=parsed.status,
+                reference_id=parsed.reference_id,
+                message=parsed.message or f"Gateway reports {parsed.status}",
+            )
+        ]
+
+
+# Adyen event codes that settle a payment or payout; others are acknowledged
+# (Adyen requires [accepted] for every item) but carry nothing to apply.
+_SETTLING = {
+    "AUTHORISATION": None,  # success decides
+    "PAYOUT_THIRDPARTY": None,
+    "PAYOUT_DECLINE": "failed",
+    "PAYOUT_EXPIRE": "failed",
+    "CANCELLATION": "failed",
+}
+
+
+class AdyenCallbackVerifier:
+    family = "soap"
+
+    def __init__(self, gateway_id: str, hex_keys: Sequence[str]) -> None:
+        self._gateway_id = gateway_id
+        self._keys = list(hex_keys)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> list[GatewayCallback]:
+        items = parse_notification(body)
+        for item in items:  # every item must be signed: one forged item rejects all
+            verify_adyen_item(item, self._keys)
+        return [self._callback(item) for item in items if item.event_code in _SETTLING]
+
+    def _callback(self, item: NotificationItem) -> GatewayCallback:
+        status = _SETTLING[item.event_code] or ("completed" if item.success else "failed")
+        success = "true" if item.success else "false"
+        return GatewayCallback(
+            gateway_id=self._gateway_id,
+            # Adyen's own advice: pspReference + eventCode + success identify a notification.
+            event_id=f"{item.psp_reference}:{item.event_code}:{success}",
+            transaction_id=item.merchant_reference,
+            status=status,
+            reference_id=item.psp_reference,
+            message=item.reason or f"{item.event_code} {'succeeded' if item.success else 'failed'}",
+            amount_minor=item.value,
+            currency=item.currency,
+        )
+
+
+class CallbackVerifierRegistry:
+    def __init__(self, verifiers: Mapping[str, CallbackVerifier]) -> None:
+        self._verifiers = dict(verifiers)
+
+    def get(self, gateway_id: str) -> CallbackVerifier | None:
+        return self._verifiers.get(gateway_id)

@@ -1,0 +1,1 @@
+"""Kafka adapters (aiokafka): the outbox publisher and the callback consumer."""

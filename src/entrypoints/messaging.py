@@ -1,0 +1,55 @@
+"""Wiring of callbacks and events: verifiers, the relay's publisher, the consumer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from adapters.gateways.callbacks import (
+    AdyenCallbackVerifier,
+    CallbackVerifierRegistry,
+    JsonCallbackVerifier,
+)
+from adapters.kafka.consumer import CallbackConsumer
+from adapters.kafka.publisher import KafkaPublisher
+from application.apply_callback import ApplyCallback
+from application.ports import CallbackVerifier, MessagePublisher
+from entrypoints.inprocess import InProcessPublisher
+from entrypoints.settings import Settings
+
+
+def build_verifiers(settings: Settings) -> CallbackVerifierRegistry:
+    verifiers: dict[str, CallbackVerifier] = {}
+    for gateway in settings.gateways:
+        secrets = settings.webhook_secrets.get(gateway.id, ())
+        if gateway.format == "soap":
+            verifiers[gateway.id] = AdyenCallbackVerifier(gateway.id, secrets)
+        else:
+            verifiers[gateway.id] = JsonCallbackVerifier(gateway.id, secrets)
+    return CallbackVerifierRegistry(verifiers)
+
+
+async def publisher_resource(
+    settings: Settings, apply_callback: ApplyCallback
+) -> AsyncIterator[MessagePublisher]:
+    """Kafka when configured; otherwise the same relay dispatches in-process."""
+    if not settings.kafka_bootstrap_servers:
+        yield InProcessPublisher(apply_callback)
+        return
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap_servers, settings.kafka_topic_prefix, settings.kafka_partitions
+    )
+    try:
+        yield publisher
+    finally:
+        await publisher.aclose()
+
+
+def build_consumer(settings: Settings, apply_callback: ApplyCallback) -> CallbackConsumer | None:
+    if not settings.kafka_bootstrap_servers:
+        return None
+    return CallbackConsumer(
+        settings.kafka_bootstrap_servers,
+        apply_callback.execute,
+        group_id=settings.kafka_group_id,
+        topic_prefix=settings.kafka_topic_prefix,
+    )

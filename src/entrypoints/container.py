@@ -31,6 +31,7 @@ from application.upsert_user import UpsertUser
 from application.withdraw import Withdraw
 from entrypoints.gateways import build_health_checker, build_monitors, build_registry
 from entrypoints.messaging import build_consumer, build_verifiers, publisher_resource
+from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
 
@@ -70,6 +71,12 @@ class Container(containers.DeclarativeContainer):
         poll_interval_s=settings.provided.relay_poll_s,
     )
     callback_consumer = providers.Singleton(build_consumer, settings, apply_callback)
+    readiness = providers.Singleton(
+        Readiness,
+        database=database,
+        publisher=publisher,
+        kafka_configured=providers.Callable(lambda s: bool(s.kafka_bootstrap_servers), settings),
+    )
 
     dispatcher = providers.Factory(
         GatewayDispatcher, uow=uow_factory, providers=gateways, clock=clock

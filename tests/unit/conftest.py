@@ -66,6 +66,7 @@ def world() -> Iterator[World]:
     )
     container.db_pool.override(providers.Object(None))
     container.http_client.override(providers.Object(None))
+    container.publisher.override(providers.Object(None))
     container.uow_factory.override(providers.Object(lambda: MemoryUnitOfWork(store)))
     container.database.override(providers.Object(MemoryDatabase()))
     container.gateways.override(providers.Object(MemoryProviderRegistry(*gateways.values())))

@@ -41,7 +41,7 @@ DEPENDENCIES = {
         "set_gateway_status",
         "get_country_gateways",
         "set_country_gateways",
-        "database",
+        "readiness",
         "receive_callback",
     )
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
-from application.ports import Database
+from entrypoints.readiness import Readiness
 
 
 class HealthController(Controller):
@@ -18,11 +18,12 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/ready", operation_id="ready")
-    async def ready(self, database: NamedDependency[Database]) -> Response[dict[str, object]]:
-        """Dependencies answer: 200 when the database does, 503 otherwise."""
-        db_ok = await database.ping()
+    async def ready(self, readiness: NamedDependency[Readiness]) -> Response[dict[str, object]]:
+        """Dependencies answer: database, and Kafka when configured (503 otherwise)."""
+        checks = await readiness.check()
+        ok = all(checks.values())
         body: dict[str, object] = {
-            "status": "ready" if db_ok else "unavailable",
-            "checks": {"database": "ok" if db_ok else "unavailable"},
+            "status": "ready" if ok else "unavailable",
+            "checks": {name: "ok" if up else "unavailable" for name, up in checks.items()},
         }
-        return Response(body, status_code=200 if db_ok else 503)
+        return Response(body, status_code=200 if ok else 503)

@@ -57,7 +57,7 @@ def serve(data_dir: Path, port: int) -> Iterator[str]:
         log.close()
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["sandbox"]])
+@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["worker"], ["sandbox"]])
 def test_every_command_answers_help(command: list[str]) -> None:
     out = subprocess.run(
         [*PAYMENTS, *command, "--help"], capture_output=True, text=True, check=True, timeout=60
@@ -88,6 +88,15 @@ def test_serve_on_the_embedded_default_takes_a_deposit_and_keeps_it(tmp_path: Pa
         )
         assert gb.json()["gateway"] == "stripe"
         tx_id = us.json()["transaction_id"]
+        # The sandbox's signed callback completes it and credits the wallet.
+        deadline = time.monotonic() + 5
+        while httpx.get(f"{base}/transactions/{tx_id}", headers=client).json()["status"] != (
+            "completed"
+        ):
+            assert time.monotonic() < deadline, "the deposit never completed"
+            time.sleep(0.1)
+        balances = httpx.get(f"{base}/users/1/balances", headers=client).json()
+        assert balances == [{"currency": "USD", "available": "100.00", "held": "0.00"}]
     banner = (tmp_path / f"serve-{port}.log").read_text()
     assert secrets["api_keys"][0] in banner  # the generated keys are printed
     assert f"http://127.0.0.1:{port}" in banner
@@ -111,3 +120,68 @@ def test_migrate_applies_then_finds_nothing_pending(tmp_path: Path) -> None:
     )
     assert "0001" in first.stdout
     assert "none pending" in second.stdout
+
+
+def test_api_and_worker_as_separate_processes(tmp_path: Path, demo_database_url: str) -> None:
+    """Production shape: API replicas without workers, one `payments worker` beside them."""
+    from tests.support.api import ADMIN_KEY, CLIENT_KEY, ENCRYPTION_KEYS, WEBHOOK_SECRETS
+
+    port = free_port()
+    env = clean_env(
+        PAYMENTS_DATABASE_URL=demo_database_url,
+        PAYMENTS_PORT=str(port),
+        PAYMENTS_API_KEYS=CLIENT_KEY,
+        PAYMENTS_ADMIN_API_KEYS=ADMIN_KEY,
+        PAYMENTS_ENCRYPTION_KEYS=ENCRYPTION_KEYS,
+        PAYMENTS_SERVE_SANDBOX="1",
+        PAYMENTS_RELAY_POLL_S="0.2",
+        PAYMENTS_HEALTH_INTERVAL_S="0",
+        **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
+    )
+    log = (tmp_path / "procs.log").open("w")
+    api = subprocess.Popen(
+        [*PAYMENTS, "serve"], env={**env, "PAYMENTS_RUN_WORKERS": "0"}, stdout=log, stderr=log
+    )
+    worker = None
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "procs.log").read_text()
+            time.sleep(0.2)
+        tx = httpx.post(
+            f"{base}/deposit",
+            json={"user_id": 1, "amount": "3.00", "currency": "USD"},
+            headers=headers,
+        ).json()
+        time.sleep(1.0)  # the callback arrives and is stored; no worker applies it yet
+        got = httpx.get(f"{base}/transactions/{tx['transaction_id']}", headers=headers).json()
+        assert got["status"] == "processing"
+
+        worker = subprocess.Popen([*PAYMENTS, "worker"], env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 15
+        while (
+            httpx.get(f"{base}/transactions/{tx['transaction_id']}", headers=headers).json()[
+                "status"
+            ]
+            != "completed"
+        ):
+            assert time.monotonic() < deadline, (tmp_path / "procs.log").read_text()
+            time.sleep(0.1)
+    finally:
+        for proc in (worker, api):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        log.close()
+    assert worker is not None
+    assert worker.returncode == 0

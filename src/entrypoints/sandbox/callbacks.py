@@ -39,13 +39,14 @@ class CallbackSender:
         *,
         max_deliveries: int = MAX_DELIVERIES,
         backoff_s: float = 0.2,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         self._target = target_base_url.rstrip("/")
         self._secrets = secrets
         self._max = max_deliveries
         self._backoff_s = backoff_s
         self._tasks: set[asyncio.Task[None]] = set()
-        self._client: httpx.AsyncClient | None = None
+        self._client = client
 
     def schedule(self, gw: SandboxGateway, payment: SandboxPayment, *, send: bool) -> None:
         """Settle (and maybe notify) later, with the behaviour in force now."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 from domain.ledger import Balance, Journal
 from domain.routing import GatewayRoute, Priority
@@ -261,6 +261,21 @@ class GatewayRuntime:
     recent_calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayStatus:
+    """What a gateway's status inquiry says about one idempotency reference."""
+
+    found: bool  # False: the gateway never received this reference
+    status: str | None = None  # processing | completed | failed
+    reference_id: str | None = None  # the gateway's own id for the payment
+    amount_minor: int | None = None
+    currency: str | None = None
+
+
+class GatewayUnreachable(Exception):
+    """A status inquiry got no usable answer; ask again later."""
+
+
 class PaymentProvider(Protocol):
     """One gateway, spoken to in its own format."""
 
@@ -268,6 +283,12 @@ class PaymentProvider(Protocol):
 
     async def submit(self, instruction: PaymentInstruction) -> GatewayResult:
         """Send the payment; classify every failure instead of raising."""
+
+    async def inquire(self, reference: str) -> GatewayStatus:
+        """Ask for the truth about a payment we sent (by our idempotency reference).
+
+        Raises GatewayUnreachable when there is no trustworthy answer.
+        """
 
 
 class GatewayAvailability(Protocol):
@@ -289,6 +310,36 @@ class ProviderRegistry(Protocol):
 
     def get(self, gateway_id: str) -> PaymentProvider | None:
         """The provider, or None when this process has no adapter for it."""
+
+
+# -- idempotency keys -------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    outcome: Literal["new", "replay", "in_flight", "mismatch"]
+    response: StoredResponse | None = None
+
+
+class IdempotencyStore(Protocol):
+    """Durable, cross-process store of idempotency keys."""
+
+    async def claim(self, scope: str, key: str, fingerprint: str, ttl_s: int) -> Claim:
+        """Take the key for this request, or report what holds it."""
+
+    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        """Store the final response for replays."""
+
+    async def release(self, scope: str, key: str) -> None:
+        """Forget an in-flight key (the request left no decision behind)."""
+
+    async def purge_expired(self) -> int:
+        """Delete keys past their expiry; returns how many."""
 
 
 # -- small things ---------------------------------------------------------------

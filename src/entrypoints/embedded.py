@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from adapters.crypto.keyring import Keyring
+from adapters.crypto.keyring import Keyring, KeyringError, KeySource
 from entrypoints.settings import GatewayEndpoint, Settings
 
 SECRETS_FILE = "secrets.json"
@@ -62,13 +62,84 @@ def load_or_create_secrets(
     hooks.update(new_hooks)
     if not missing and not new_hooks:
         return values
+    _write_secrets(data_dir, values)
+    return values
+
+
+def _write_secrets(data_dir: Path, values: dict[str, Any]) -> None:
+    """Replace secrets.json atomically: readers see the old file or the new, never half."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SECRETS_FILE
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(values, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())  # a crash must not leave the new key id in use but unsaved
     os.replace(tmp, path)
-    return values
+
+
+def stored_encryption_keys(data_dir: Path) -> str | None:
+    """The ``encryption_keys`` spec in secrets.json, or None without the file."""
+    path = data_dir / SECRETS_FILE
+    if not path.exists():
+        return None
+    value = json.loads(path.read_text()).get("encryption_keys")
+    return str(value) if value else None
+
+
+def rotate_embedded_key(data_dir: Path) -> str:
+    """Put a new primary key first in secrets.json's ``encryption_keys``; returns its id.
+
+    The old keys stay listed (after it) so everything encrypted so far still
+    decrypts; ``payments keys retire`` removes one once nothing uses it.
+    """
+    values = load_or_create_secrets(data_dir)
+    current = Keyring.parse_keys(values["encryption_keys"])
+    in_use = {key_id for key_id, _ in current}
+    spec = Keyring.new_key_spec()
+    while spec.partition(":")[0] in in_use:  # 32 random bits: a clash is rare, not impossible
+        spec = Keyring.new_key_spec()
+    values["encryption_keys"] = f"{spec},{values['encryption_keys']}"
+    _write_secrets(data_dir, values)
+    return spec.partition(":")[0]
+
+
+def retire_embedded_key(data_dir: Path, key_id: str) -> None:
+    """Remove ``key_id`` from secrets.json (never the primary).
+
+    The caller checks first that no stored ciphertext uses it.
+    """
+    values = load_or_create_secrets(data_dir)
+    specs = [part.strip() for part in values["encryption_keys"].split(",") if part.strip()]
+    ids = [spec.partition(":")[0] for spec in specs]
+    if key_id not in ids:
+        raise KeyringError(f"no key {key_id} in {data_dir / SECRETS_FILE}")
+    if ids[0] == key_id:
+        raise KeyringError(f"key {key_id} is the primary key; rotate before retiring it")
+    values["encryption_keys"] = ",".join(s for s, i in zip(specs, ids, strict=True) if i != key_id)
+    _write_secrets(data_dir, values)
+
+
+def embedded_keyring_loader(data_dir: Path) -> KeySource:
+    """The reload source for the embedded default's keyring: secrets.json's keys.
+
+    Cached on the file's identity (inode, size, mtime): the keyring may call
+    it on every unknown key id, and an unchanged file needs no parsing.
+    secrets.json is replaced atomically, so a rotation always shows as a new inode.
+    """
+    path = data_dir / SECRETS_FILE
+    cache: dict[tuple[int, int, int], list[tuple[str, bytes]]] = {}
+
+    def load() -> list[tuple[str, bytes]]:
+        stat = path.stat()
+        identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if identity not in cache:
+            cache.clear()
+            cache[identity] = Keyring.parse_keys(json.loads(path.read_text())["encryption_keys"])
+        return list(cache[identity])
+
+    return load
 
 
 def with_stored_secrets(settings: Settings) -> Settings:

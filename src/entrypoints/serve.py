@@ -16,6 +16,7 @@ from entrypoints.container import make_container
 from entrypoints.embedded import embedded_settings, with_stored_secrets
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import admin_guard
+from entrypoints.logging_setup import add_secrets, secret_values
 from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.callbacks import CallbackSender
 from entrypoints.sandbox.psp import Sandbox
@@ -43,6 +44,7 @@ def prepare(settings: Settings) -> Settings:
         asyncio.run(load_demo_data(settings.database_url))
     else:
         require_production_secrets(settings)
+    add_secrets(secret_values(settings))
     return settings
 
 

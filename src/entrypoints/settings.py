@@ -55,6 +55,9 @@ class Settings:
     breaker_reset_s: float = 30.0
     health_interval_s: float = 10.0
     run_workers: bool = True  # relay, callback consumer, health checker beside the API
+    idempotency_ttl_s: int = 24 * 3600
+    reconcile_after_s: float = 300.0  # a transaction this long in flight is asked about
+    reconcile_interval_s: float = 60.0
     db_pool_min: int = 2
     db_pool_max: int = 10
     max_body_bytes: int = 64 * 1024
@@ -142,6 +145,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         breaker_reset_s=_number(env, "PAYMENTS_BREAKER_RESET_S", 30.0),
         health_interval_s=_number(env, "PAYMENTS_HEALTH_INTERVAL_S", 10.0),
         run_workers=env.get("PAYMENTS_RUN_WORKERS", "1") != "0",
+        idempotency_ttl_s=int(_number(env, "PAYMENTS_IDEMPOTENCY_TTL_H", 24) * 3600),
+        reconcile_after_s=_number(env, "PAYMENTS_RECONCILE_AFTER_S", 300.0),
+        reconcile_interval_s=_number(env, "PAYMENTS_RECONCILE_INTERVAL_S", 60.0),
         db_pool_min=int(_number(env, "PAYMENTS_DB_POOL_MIN", 2)),
         db_pool_max=int(_number(env, "PAYMENTS_DB_POOL_MAX", 10)),
         max_body_bytes=int(_number(env, "PAYMENTS_MAX_BODY_BYTES", 64 * 1024)),
@@ -152,6 +158,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("PAYMENTS_PORT must be between 1 and 65535")
     if not 1 <= settings.retry_attempts <= 10:
         raise SettingsError("PAYMENTS_RETRY_ATTEMPTS must be between 1 and 10")
+    if settings.idempotency_ttl_s < 24 * 3600:
+        raise SettingsError("PAYMENTS_IDEMPOTENCY_TTL_H must be at least 24")
     if settings.breaker_fail_max < 1:
         raise SettingsError("PAYMENTS_BREAKER_FAIL_MAX must be at least 1")
     return settings

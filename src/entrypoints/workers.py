@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from entrypoints.container import Container
 from entrypoints.http.dependencies import resolve
@@ -24,6 +25,8 @@ async def start_workers(container: Container, settings: Settings) -> list[asynci
     consumer = await resolve(container.callback_consumer)
     if consumer is not None:
         tasks.append(asyncio.create_task(consumer.run_forever(), name="callback-consumer"))
+    store = await resolve(container.idempotency_store)
+    tasks.append(asyncio.create_task(_every(600, store.purge_expired), name="idempotency-purge"))
     if settings.health_interval_s > 0:
         checker = await resolve(container.health_checker)
         tasks.append(asyncio.create_task(checker.run_forever(), name="health-checker"))
@@ -34,3 +37,13 @@ async def stop_workers(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run ``job`` now and then every ``seconds``, surviving its failures."""
+    while True:
+        try:
+            await job()
+        except Exception as exc:  # database down, etc.: try again next round
+            log.warning("%s failed (%s)", getattr(job, "__qualname__", job), type(exc).__name__)
+        await asyncio.sleep(seconds)

@@ -10,6 +10,7 @@ from dependency_injector import providers
 
 from adapters.crypto.keyring import Keyring
 from adapters.memory.gateways import MemoryProviderRegistry, ScriptedProvider
+from adapters.memory.idempotency import MemoryIdempotencyStore
 from adapters.memory.unit_of_work import MemoryDatabase, MemoryStore, MemoryUnitOfWork
 from application.ports import GatewayInfo
 from domain.routing import Priority
@@ -67,6 +68,7 @@ def world() -> Iterator[World]:
     container.db_pool.override(providers.Object(None))
     container.http_client.override(providers.Object(None))
     container.publisher.override(providers.Object(None))
+    container.idempotency_store.override(providers.Object(MemoryIdempotencyStore()))
     container.uow_factory.override(providers.Object(lambda: MemoryUnitOfWork(store)))
     container.database.override(providers.Object(MemoryDatabase()))
     container.gateways.override(providers.Object(MemoryProviderRegistry(*gateways.values())))

@@ -18,7 +18,7 @@ import xmltodict
 from litestar import Litestar
 
 from adapters.gateways.soap_http import SoapGatewayProvider
-from application.ports import PaymentInstruction
+from application.ports import GatewayStatus, GatewayUnreachable, PaymentInstruction
 from domain.transaction import AttemptOutcome, TransactionType
 from entrypoints.sandbox import soap
 from entrypoints.sandbox.psp import Mode, Sandbox, SandboxGateway
@@ -502,3 +502,181 @@ async def test_sandbox_rejects_a_non_numeric_amount(psp: Psp) -> None:
     response = await psp.client.post("/sandbox/adyen/soap", content=_envelope(request))
     assert response.status_code == 400
     assert b"value must be a whole number" in response.content
+
+
+# -- status inquiry ----------------------------------------------------------------
+def status_result(status: str = "completed", *, value: str = "1000", psp: str = "8815") -> str:
+    """``getPaymentStatusResponse`` with ``ns1`` prefixes and a default-xmlns amount."""
+    return (
+        f'<ns1:getPaymentStatusResponse xmlns:ns1="{ADYEN_NS}"><ns1:statusResult>'
+        f"<ns1:pspReference>{psp}</ns1:pspReference><ns1:status>{status}</ns1:status>"
+        f'<amount xmlns="{ADYEN_NS}"><currency>USD</currency><value>{value}</value></amount>'
+        f"</ns1:statusResult></ns1:getPaymentStatusResponse>"
+    )
+
+
+async def test_an_inquiry_is_a_get_payment_status_envelope() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer(200, status_result())(request)
+
+    status = await provider(handler).inquire("tx-1:1")
+
+    assert status == GatewayStatus(
+        found=True, status="completed", reference_id="8815", amount_minor=1000, currency="USD"
+    )
+    request = seen[0]
+    assert request.url == "http://psp.test/sandbox/adyen/soap"
+    assert request.headers["soapaction"] == '"getPaymentStatus"'
+    assert request.headers["content-type"] == "text/xml; charset=utf-8"
+    # An inquiry is not a payment: it carries no idempotency key.
+    assert "idempotency-key" not in request.headers
+    assert sent_operation(request)["getPaymentStatus"]["statusRequest"] == {
+        "merchantAccount": "PaymentsPlatform",
+        "reference": "tx-1:1",
+    }
+
+
+@pytest.mark.parametrize("status", ["processing", "completed", "failed"])
+async def test_inquiry_statuses_are_read(status: str) -> None:
+    result = await provider(answer(200, status_result(status))).inquire("tx-1:1")
+    assert (result.found, result.status) == (True, status)
+
+
+async def test_inquiry_unknown_reference_is_a_404_client_fault() -> None:
+    body = fault("soapenv:Client", "Unknown reference")
+    assert await provider(answer(404, body)).inquire("r:1") == GatewayStatus(found=False)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, fault("soapenv:Server", "Not here")),
+        (404, ""),
+        (503, fault("soapenv:Server", "Unavailable")),
+        (500, fault("soapenv:Server", "Internal error")),
+        (400, fault("soapenv:Client", "validation")),
+        (502, ""),
+        (200, fault("soapenv:Server", "Internal error")),
+        (201, status_result()),
+    ],
+    ids=[
+        "404-server-fault",
+        "404-no-fault",
+        "503",
+        "500",
+        "400-client-fault",
+        "502",
+        "200-fault",
+        "201",
+    ],
+)
+async def test_inquiry_failures_are_unreachable(status: int, body: str) -> None:
+    with pytest.raises(GatewayUnreachable):
+        await provider(answer(status, body)).inquire("tx-1:1")
+
+
+async def test_inquiry_bare_404_is_unreachable_not_unknown() -> None:
+    # A wrong URL or a proxy says nothing about the payment.
+    with pytest.raises(GatewayUnreachable):
+        await provider(lambda _: httpx.Response(404, content=b"Not Found")).inquire("r:1")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [httpx.ConnectError("refused"), httpx.ReadTimeout("late"), httpx.ReadError("reset")],
+)
+async def test_inquiry_transport_failures_are_unreachable(exc: httpx.HTTPError) -> None:
+    def handler(_: httpx.Request) -> httpx.Response:
+        raise exc
+
+    with pytest.raises(GatewayUnreachable) as info:
+        await provider(handler).inquire("tx-1:1")
+    assert info.value.__cause__ is exc
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        status_result("pending"),
+        status_result("Authorised"),
+        status_result(value="10.00"),
+        status_result(value="-1"),
+        status_result(value="0"),
+        status_result().replace("<ns1:pspReference>8815</ns1:pspReference>", ""),
+        status_result().replace("USD", "XXX"),
+        status_result().replace("getPaymentStatusResponse", "authoriseResponse"),
+    ],
+    ids=[
+        "unknown-status",
+        "result-code-not-status",
+        "decimal-value",
+        "negative-value",
+        "zero-value",
+        "no-psp-reference",
+        "unknown-currency",
+        "wrong-response-element",
+    ],
+)
+async def test_inquiry_unusable_results_are_unreachable(body: str) -> None:
+    with pytest.raises(GatewayUnreachable):
+        await provider(answer(200, body)).inquire("tx-1:1")
+
+
+@pytest.mark.parametrize("content", [b"<html>", b"", BILLION_LAUGHS], ids=["html", "empty", "dtd"])
+async def test_inquiry_unreadable_answers_are_unreachable(content: bytes) -> None:
+    with pytest.raises(GatewayUnreachable):
+        await provider(lambda _: httpx.Response(200, content=content)).inquire("tx-1:1")
+
+
+async def test_round_trip_inquiry_follows_the_payment(psp: Psp) -> None:
+    sent = await psp.adyen.submit(WITHDRAWAL)
+
+    processing = await psp.adyen.inquire("tx-2:1")
+    assert processing == GatewayStatus(
+        found=True,
+        status="processing",
+        reference_id=sent.reference_id,
+        amount_minor=1234,
+        currency="BHD",
+    )
+    psp.gateway.payments["tx-2:1"].status = "completed"
+    completed = await psp.adyen.inquire("tx-2:1")
+    assert (completed.status, completed.amount_minor, completed.currency) == (
+        "completed",
+        1234,
+        "BHD",
+    )
+    # Inquiries are lookups, not payment requests.
+    assert (psp.gateway.requests, psp.gateway.lookups) == (1, 2)
+
+
+async def test_round_trip_inquiry_of_an_unknown_reference(psp: Psp) -> None:
+    assert await psp.adyen.inquire("tx-9:1") == GatewayStatus(found=False)
+    assert psp.gateway.requests == 0
+
+
+@pytest.mark.parametrize("mode", ["error", "decline", "timeout"])
+async def test_round_trip_inquiry_ignores_payment_path_modes(psp: Psp, mode: Mode) -> None:
+    await psp.adyen.submit(DEPOSIT)
+    psp.gateway.behaviour.mode = mode
+
+    assert (await psp.adyen.inquire("tx-1:1")).status == "processing"
+
+
+async def test_round_trip_inquiry_of_a_down_gateway_is_unreachable(psp: Psp) -> None:
+    await psp.adyen.submit(DEPOSIT)
+    psp.gateway.behaviour.mode = "down"
+
+    with pytest.raises(GatewayUnreachable, match="503"):
+        await psp.adyen.inquire("tx-1:1")
+
+
+async def test_sandbox_inquiry_without_a_reference_is_a_client_fault(psp: Psp) -> None:
+    request = f'<getPaymentStatus xmlns="{ADYEN_NS}"><statusRequest/></getPaymentStatus>'
+    response = await psp.client.post("/sandbox/adyen/soap", content=_envelope(request))
+    assert response.status_code == 400
+    assert b"getPaymentStatus needs a statusRequest" in response.content
+    assert psp.gateway.lookups == 0

@@ -5,17 +5,30 @@ Wire format (served by the sandbox under ``/sandbox/{gateway_id}``):
 ``{"reference","transaction_id","type","amount","currency","user_id"}``;
 2xx answers ``{"id","status","redirect_url"?}``, refusals answer
 ``{"error": {"code","message"}}`` with a 4xx status.
+
+Status inquiry: ``GET {base}/payments/{reference}`` (reference URL-quoted)
+answers 200 ``{"id","reference","status","amount","currency",...}`` with
+``status`` one of processing|completed|failed and ``amount`` a decimal string,
+or 404 when the gateway never received that reference.
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 import httpx
 import msgspec
 
 from adapters.gateways.classify import classify_exception, classify_status
-from application.ports import GatewayResult, PaymentInstruction
+from application.ports import (
+    GatewayResult,
+    GatewayStatus,
+    GatewayUnreachable,
+    PaymentInstruction,
+)
+from domain.errors import InvalidInput
+from domain.money import Money
 from domain.transaction import AttemptOutcome
 
 log = logging.getLogger(__name__)
@@ -37,8 +50,22 @@ class _Refusal(msgspec.Struct):
     error: _ErrorBody = msgspec.field(default_factory=_ErrorBody)
 
 
+class _Payment(msgspec.Struct):
+    """The fields of a status inquiry answer we act on (others are ignored)."""
+
+    id: str
+    status: str
+    amount: str
+    currency: str
+    reference: str | None = None
+
+
 _accepted = msgspec.json.Decoder(_Accepted)
 _refusal = msgspec.json.Decoder(_Refusal)
+_payment = msgspec.json.Decoder(_Payment)
+
+# The only statuses an inquiry may report; anything else is not a usable answer.
+INQUIRY_STATUSES = frozenset({"processing", "completed", "failed"})
 
 
 class JsonGatewayProvider:
@@ -73,6 +100,45 @@ class JsonGatewayProvider:
             return GatewayResult(outcome=outcome, error_code=code)
         return self._interpret(response)
 
+    async def inquire(self, reference: str) -> GatewayStatus:
+        """Ask the gateway what became of the payment sent under ``reference``.
+
+        Raises GatewayUnreachable unless the answer is a readable 200 or the
+        gateway's own "payment_not_found" (a bare 404 may be a wrong URL or a
+        proxy, and "never received" must not be concluded from that).
+        """
+        # safe="": our references contain ':' and must stay one path segment.
+        url = f"{self._base_url}/payments/{quote(reference, safe='')}"
+        try:
+            response = await self._client.get(url, headers={"Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            log.info("gateway %s inquiry failed: %s", self.gateway_id, type(exc).__name__)
+            raise GatewayUnreachable(f"{self.gateway_id}: {type(exc).__name__}") from exc
+        if response.status_code == 404 and _refusal_code(response.content) == "payment_not_found":
+            return GatewayStatus(found=False)
+        if response.status_code != 200:
+            raise GatewayUnreachable(f"{self.gateway_id}: HTTP {response.status_code}")
+        return self._read_payment(response.content, reference)
+
+    def _read_payment(self, content: bytes, reference: str) -> GatewayStatus:
+        try:
+            payment = _payment.decode(content)
+            money = Money.parse(payment.amount, payment.currency)
+        except (msgspec.DecodeError, InvalidInput) as exc:
+            raise GatewayUnreachable(f"{self.gateway_id}: unreadable status answer") from exc
+        if payment.status not in INQUIRY_STATUSES:
+            raise GatewayUnreachable(f"{self.gateway_id}: unknown status {payment.status!r}")
+        # An answer about another payment would be worse than no answer.
+        if payment.reference is not None and payment.reference != reference:
+            raise GatewayUnreachable(f"{self.gateway_id}: answer for another reference")
+        return GatewayStatus(
+            found=True,
+            status=payment.status,
+            reference_id=payment.id,
+            amount_minor=money.minor,
+            currency=money.currency.code,
+        )
+
     def _interpret(self, response: httpx.Response) -> GatewayResult:
         if response.is_success:
             try:
@@ -93,3 +159,10 @@ class JsonGatewayProvider:
         except msgspec.DecodeError:
             error = _ErrorBody(code=f"http_{response.status_code}", message=response.reason_phrase)
         return GatewayResult(outcome=outcome, error_code=error.code, message=error.message)
+
+
+def _refusal_code(content: bytes) -> str | None:
+    try:
+        return _refusal.decode(content).error.code
+    except msgspec.DecodeError:
+        return None

@@ -8,6 +8,8 @@
   count as successes (the gateway works, the customer was refused). While the
   breaker is open the call is refused locally as ``not_sent``, and when it is
   due for a trial only one coroutine gets to probe.
+- Status inquiries bypass both: they are read-only, so asking a gateway whose
+  breaker is open cannot hurt, and the reconciler retries on its own schedule.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import stamina
 from aiobreaker import CircuitBreakerError
 
 from adapters.gateways.monitor import GatewayMonitor
-from application.ports import GatewayResult, PaymentInstruction, PaymentProvider
+from application.ports import GatewayResult, GatewayStatus, PaymentInstruction, PaymentProvider
 from domain.transaction import AttemptOutcome
 
 _FAILURES = frozenset({AttemptOutcome.NOT_SENT, AttemptOutcome.TRANSIENT, AttemptOutcome.AMBIGUOUS})
@@ -79,6 +81,14 @@ class ResilientProvider:
         except _Transient as exc:
             result = exc.result  # retries exhausted: report the last refusal
         return replace(result, tries=tries)
+
+    async def inquire(self, reference: str) -> GatewayStatus:
+        """Plain delegation: no retries, no breaker accounting, asked even when open.
+
+        Counting inquiries would let the reconciler's reads trip (or heal) the
+        breaker that guards payments, which is not what it measures.
+        """
+        return await self._inner.inquire(reference)
 
     async def _try_once(self, instruction: PaymentInstruction) -> GatewayResult:
         monitor = self._monitor

@@ -27,6 +27,14 @@ The answer is ``{operation}Response`` → ``paymentResult``/``payoutResult`` wit
 ``pspReference``, ``resultCode``, and ``refusalReason`` or ``redirectUrl``;
 failures are SOAP 1.1 faults (``faultcode`` ``soap:Server``/``soap:Client``).
 Amounts travel as integer minor units, as Adyen's do.
+
+Status inquiry (classic Adyen SOAP has none; modelled on a PSP's "payment
+status inquiry"): ``SOAPAction: "getPaymentStatus"``, no Idempotency-Key, body
+``getPaymentStatus/statusRequest`` with ``merchantAccount`` and ``reference``
+(our idempotency reference), same namespace. The answer is HTTP 200 with
+``getPaymentStatusResponse/statusResult`` holding ``pspReference``, ``status``
+(processing|completed|failed) and ``amount`` (``currency``, ``value`` in minor
+units), or HTTP 404 with a ``Client`` fault when the reference is unknown.
 """
 
 from __future__ import annotations
@@ -42,7 +50,14 @@ import httpx
 import xmltodict
 
 from adapters.gateways.classify import classify_exception, classify_status
-from application.ports import GatewayResult, PaymentInstruction
+from application.ports import (
+    GatewayResult,
+    GatewayStatus,
+    GatewayUnreachable,
+    PaymentInstruction,
+)
+from domain.errors import InvalidInput
+from domain.money import Money
 from domain.transaction import AttemptOutcome, TransactionType
 
 log = logging.getLogger(__name__)
@@ -73,6 +88,9 @@ _OPERATIONS: Mapping[TransactionType, _Operation] = {
     TransactionType.DEPOSIT: _Operation("authorise", "paymentRequest", "paymentResult"),
     TransactionType.WITHDRAWAL: _Operation("submitThirdParty", "payoutRequest", "payoutResult"),
 }
+STATUS_OPERATION = _Operation("getPaymentStatus", "statusRequest", "statusResult")
+# The only statuses an inquiry may report; anything else is not a usable answer.
+INQUIRY_STATUSES = frozenset({"processing", "completed", "failed"})
 
 
 class SoapGatewayProvider:
@@ -110,12 +128,34 @@ class SoapGatewayProvider:
             return GatewayResult(outcome=outcome, error_code=code)
         return _interpret(response, operation)
 
+    async def inquire(self, reference: str) -> GatewayStatus:
+        """Ask the PSP what became of the payment sent under ``reference``.
+
+        Raises GatewayUnreachable unless the answer is a readable status result
+        or a 404 ``Client`` fault (unknown reference).
+        """
+        request = {"merchantAccount": self._merchant_account, "reference": reference}
+        try:
+            response = await self._client.post(
+                self._url,
+                content=_soap_request(STATUS_OPERATION, request),
+                # No Idempotency-Key: an inquiry changes nothing at the PSP.
+                headers={
+                    "Content-Type": "text/xml; charset=utf-8",
+                    "SOAPAction": f'"{STATUS_OPERATION.name}"',
+                },
+            )
+        except httpx.HTTPError as exc:
+            log.info("gateway %s inquiry failed: %s", self.gateway_id, type(exc).__name__)
+            raise GatewayUnreachable(f"{self.gateway_id}: {type(exc).__name__}") from exc
+        return _read_status(self.gateway_id, response)
+
 
 def _envelope(
     instruction: PaymentInstruction, operation: _Operation, merchant_account: str
 ) -> bytes:
     """The SOAP 1.1 request envelope for one payment instruction."""
-    body = {
+    body: dict[str, Any] = {
         "amount": {"currency": instruction.currency, "value": str(instruction.amount_minor)},
         "merchantAccount": merchant_account,
         "reference": instruction.reference,
@@ -124,6 +164,11 @@ def _envelope(
             "entry": [{"key": TRANSACTION_ID_KEY, "value": instruction.transaction_id}]
         },
     }
+    return _soap_request(operation, body)
+
+
+def _soap_request(operation: _Operation, body: Mapping[str, Any]) -> bytes:
+    """A SOAP 1.1 envelope holding ``{operation}/{request}`` with the given children."""
     envelope = {
         "soap:Envelope": {
             "@xmlns:soap": SOAP_ENV_NS,
@@ -219,9 +264,7 @@ def _fault_result(body: dict[str, Any] | None) -> GatewayResult | None:
     fault = _child(body, "Fault")
     if fault is None:
         return None
-    # faultcode is a QName ("soap:Server", "soapenv:Client.Validation"), so
-    # look at its local part and ignore Adyen-style dotted sub-codes.
-    code = (_text(_child(fault, "faultcode")) or "").rpartition(":")[2].split(".")[0]
+    code = _fault_code(fault)
     reason = _text(_child(fault, "faultstring")) or "SOAP fault"
     if code == "Server":
         # The PSP failed before accepting; the same reference may be retried.
@@ -264,6 +307,51 @@ def _result_from_body(body: dict[str, Any] | None, operation: _Operation) -> Gat
         reference_id=psp_reference,
         error_code="bad_response",
         message=f"unexpected resultCode {result_code!r}" if result_code else None,
+    )
+
+
+def _fault_code(fault: Any) -> str:
+    """The fault's class: ``Server``, ``Client``, or whatever else it says."""
+    # faultcode is a QName ("soap:Server", "soapenv:Client.Validation"), so
+    # look at its local part and ignore Adyen-style dotted sub-codes.
+    return (_text(_child(fault, "faultcode")) or "").rpartition(":")[2].split(".")[0]
+
+
+_MINOR_UNITS = re.compile(r"[0-9]{1,18}")
+
+
+def _read_status(gateway_id: str, response: httpx.Response) -> GatewayStatus:
+    """Read a status inquiry answer; raises GatewayUnreachable when it is not usable."""
+    body = parse_soap_body(response.content)
+    fault = _child(body, "Fault")
+    if response.status_code == 404:
+        # Only the PSP's own "unknown reference" counts as "never received":
+        # a bare 404 (wrong URL, a proxy) says nothing about the payment.
+        if fault is not None and _fault_code(fault) == "Client":
+            return GatewayStatus(found=False)
+        raise GatewayUnreachable(f"{gateway_id}: HTTP 404 without a Client fault")
+    if response.status_code != 200 or fault is not None:
+        reason = _text(_child(fault, "faultstring")) or response.reason_phrase
+        raise GatewayUnreachable(f"{gateway_id}: HTTP {response.status_code} {reason}")
+    result = _child(_child(body, f"{STATUS_OPERATION.name}Response"), STATUS_OPERATION.result)
+    psp_reference = _text(_child(result, "pspReference"))
+    status = _text(_child(result, "status"))
+    currency = _text(_child(_child(result, "amount"), "currency"))
+    value = _text(_child(_child(result, "amount"), "value"))
+    if psp_reference is None or status not in INQUIRY_STATUSES:
+        raise GatewayUnreachable(f"{gateway_id}: unusable status result ({status!r})")
+    if currency is None or value is None or not _MINOR_UNITS.fullmatch(value):
+        raise GatewayUnreachable(f"{gateway_id}: status result without a valid amount")
+    try:
+        money = Money.of_minor(int(value), currency)
+    except InvalidInput as exc:
+        raise GatewayUnreachable(f"{gateway_id}: status result amount: {exc}") from exc
+    return GatewayStatus(
+        found=True,
+        status=status,
+        reference_id=psp_reference,
+        amount_minor=money.minor,
+        currency=money.currency.code,
     )
 
 

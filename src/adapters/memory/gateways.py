@@ -1,10 +1,20 @@
-"""A scripted gateway: answers from a queue and records what it was sent."""
+"""A scripted gateway: answers from a queue and records what it was sent.
+
+Status inquiries answer from ``statuses`` (unknown references: not found), or
+raise GatewayUnreachable while ``unreachable`` is set.
+"""
 
 from __future__ import annotations
 
 from collections import deque
 
-from application.ports import GatewayResult, PaymentInstruction, PaymentProvider
+from application.ports import (
+    GatewayResult,
+    GatewayStatus,
+    GatewayUnreachable,
+    PaymentInstruction,
+    PaymentProvider,
+)
 from domain.transaction import AttemptOutcome
 
 ACCEPTED = GatewayResult(
@@ -17,6 +27,9 @@ class ScriptedProvider:
         self.gateway_id = gateway_id
         self._results = deque(results)
         self.received: list[PaymentInstruction] = []
+        self.statuses: dict[str, GatewayStatus] = {}  # by our idempotency reference
+        self.unreachable = False
+        self.inquired: list[str] = []  # every reference asked about, in order
 
     def will(self, *results: GatewayResult) -> None:
         self._results.extend(results)
@@ -30,6 +43,13 @@ class ScriptedProvider:
             reference_id=f"{self.gateway_id}-{instruction.reference}",
             redirect_url=f"https://{self.gateway_id}.example/pay/{instruction.reference}",
         )
+
+    async def inquire(self, reference: str) -> GatewayStatus:
+        """The scripted status for ``reference``; not found unless one was set."""
+        self.inquired.append(reference)
+        if self.unreachable:
+            raise GatewayUnreachable(f"{self.gateway_id} is unreachable (scripted)")
+        return self.statuses.get(reference, GatewayStatus(found=False))
 
 
 class MemoryProviderRegistry:

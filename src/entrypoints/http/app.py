@@ -19,6 +19,7 @@ from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
 from entrypoints.http.dependencies import DEPENDENCIES, resolve
+from entrypoints.http.idempotency import idempotency_middleware
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.xml import xml_middleware
 from entrypoints.sandbox.app import sandbox_controller
@@ -79,7 +80,12 @@ def create_app(
         ),
         request_max_body_size=settings.max_body_bytes,
         # First, so XML bodies become JSON before anything reads them.
-        middleware=[xml_middleware(settings.max_body_bytes)],
+        # Idempotency sees the JSON form of XML bodies, and replays pass back
+        # through the XML layer, so one stored answer serves both formats.
+        middleware=[
+            xml_middleware(settings.max_body_bytes),
+            idempotency_middleware(settings.idempotency_ttl_s, settings.max_body_bytes),
+        ],
         openapi_config=OpenAPIConfig(
             title="Payment gateway integration service",
             version="0.1.0",

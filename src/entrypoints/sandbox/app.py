@@ -113,12 +113,23 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
         @get("/payments/{reference:str}", operation_id="sandboxGetPayment")
         async def get_payment(
             self, gateway_id: GatewayId, reference: FromPath[str]
-        ) -> dict[str, Any]:
-            """Status inquiry by idempotency reference."""
-            payment = gateway(gateway_id).payments.get(reference)
+        ) -> Response[dict[str, Any]]:
+            """Status inquiry by idempotency reference.
+
+            Only the ``down`` mode applies: a PSP's reporting API usually
+            outlives trouble on its payment path, but a gateway that is down
+            answers nothing. Inquiries count as lookups, not payment requests.
+            """
+            gw = gateway(gateway_id)
+            gw.lookups += 1
+            if gw.behaviour.mode == "down":
+                return _problem(503, "unavailable", "Gateway is temporarily unavailable")
+            payment = gw.payments.get(reference)
             if payment is None:
-                raise NotFoundException(f"no payment with reference {reference!r}")
-            return _payment_view(payment)
+                # A specific code, so a client can tell "no such payment" from a
+                # wrong URL or a proxy's 404.
+                return _problem(404, "payment_not_found", f"No payment with reference {reference}")
+            return Response(_payment_view(payment), status_code=200)
 
         @get("/health", operation_id="sandboxHealth")
         async def health(self, gateway_id: GatewayId) -> Response[dict[str, str]]:

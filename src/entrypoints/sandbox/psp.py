@@ -46,6 +46,7 @@ class SandboxGateway:
     behaviour: Behaviour = field(default_factory=Behaviour)
     payments: dict[str, SandboxPayment] = field(default_factory=dict)
     requests: int = 0  # every payment request received, whatever the mode
+    lookups: int = 0  # every status inquiry received, whatever the mode
     callbacks_delivered: int = 0
     callbacks_failed: int = 0
     # Called for each new payment: settles it later and sends the callback.

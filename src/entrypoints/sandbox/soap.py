@@ -6,6 +6,12 @@ in the body: ``authorise`` (a deposit, ``paymentRequest``) or
 ``Behaviour`` like the JSON sandbox (``app.py``) and shares its ledger, so the
 control routes (behaviour, ledger, status inquiry) serve both families.
 
+``getPaymentStatus`` (``statusRequest/reference``) is the PSP's status
+inquiry: it answers ``getPaymentStatusResponse/statusResult`` (``pspReference``,
+``status``, ``amount`` in minor units), or a ``Client`` fault with HTTP 404
+for an unknown reference. Of the behaviour modes only ``down`` applies to it,
+and it counts in ``lookups``, not ``requests``.
+
 This module plays an external PSP, so it parses the wire format on its own
 instead of borrowing the adapter's code: a mistake in one side then shows up
 as a failing round trip rather than cancelling out.
@@ -33,6 +39,10 @@ ADYEN_PAYMENT_NS = "http://payment.services.adyen.com"
 TRANSACTION_ID_KEY = "transactionId"
 # Litestar appends "; charset=utf-8" to text/* media types itself.
 _MEDIA_TYPE = "text/xml"
+# The status inquiry operation and the element names of its request and result.
+STATUS_OPERATION = "getPaymentStatus"
+_STATUS_REQUEST = "statusRequest"
+_STATUS_RESULT = "statusResult"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,13 @@ class _PaymentCall:
     currency: str
 
 
+@dataclass(frozen=True, slots=True)
+class _StatusCall:
+    """A validated status inquiry."""
+
+    reference: str  # the idempotency reference the payment was sent under
+
+
 class _ClientFault(Exception):
     """The request is unusable; answered with a SOAP ``Client`` fault and 400."""
 
@@ -107,12 +124,15 @@ def soap_controller(sandbox: Sandbox) -> type[Controller]:
         async def soap(
             self, gateway_id: GatewayId, request: Request[Any, Any, Any]
         ) -> Response[bytes]:
-            """SOAP PSP: authorise / submitThirdParty, idempotent on the Idempotency-Key."""
+            """SOAP PSP: authorise / submitThirdParty (idempotent) and getPaymentStatus."""
             gw = gateway(gateway_id)
             try:
-                call = _read_call(await request.body(), request.headers.get("idempotency-key"))
+                call = _read_request(await request.body(), request.headers.get("idempotency-key"))
             except _ClientFault as exc:
                 return _fault("Client", str(exc), status=400)
+            if isinstance(call, _StatusCall):
+                gw.lookups += 1
+                return _status_answer(gw, call.reference)
             gw.requests += 1
             return await _answer(gw, call)
 
@@ -154,6 +174,26 @@ async def _answer(gw: SandboxGateway, call: _PaymentCall) -> Response[bytes]:
     if redirect_url is not None:
         fields["redirectUrl"] = redirect_url
     return _result(op, fields)
+
+
+def _status_answer(gw: SandboxGateway, reference: str) -> Response[bytes]:
+    """Answer a status inquiry; of the behaviour modes, only ``down`` applies.
+
+    A PSP's reporting API usually stays up through trouble on its payment
+    path (errors, declines, hangs), but a gateway that is down answers nothing.
+    """
+    if gw.behaviour.mode == "down":
+        return _fault("Server", "Gateway is temporarily unavailable", status=503)
+    payment = gw.payments.get(reference)
+    if payment is None:
+        return _fault("Client", "Unknown reference", status=404)
+    minor = Money.parse(payment.amount, payment.currency).minor
+    fields = {
+        "pspReference": payment.psp_id,
+        "status": payment.status,
+        "amount": {"currency": payment.currency, "value": str(minor)},
+    }
+    return _soap_result(STATUS_OPERATION, _STATUS_RESULT, fields)
 
 
 # -- reading requests -------------------------------------------------------------
@@ -203,9 +243,24 @@ def _parse_operation(raw: bytes) -> tuple[str, Any]:
     return elements[0]
 
 
-def _read_call(raw: bytes, idempotency_key: str | None) -> _PaymentCall:
-    """Validate a SOAP payment request; raises _ClientFault when it is unusable."""
+def _read_request(raw: bytes, idempotency_key: str | None) -> _PaymentCall | _StatusCall:
+    """Validate a SOAP request of any operation; raises _ClientFault when it is unusable."""
     name, content = _parse_operation(raw)
+    if name == STATUS_OPERATION:
+        return _read_status_request(content)
+    return _read_call(name, content, idempotency_key)
+
+
+def _read_status_request(content: Any) -> _StatusCall:
+    """Validate a status inquiry; raises _ClientFault when it is unusable."""
+    request = _child(content, _STATUS_REQUEST)
+    if not isinstance(request, dict):
+        raise _ClientFault(f"{STATUS_OPERATION} needs a {_STATUS_REQUEST}")
+    return _StatusCall(reference=_required(request, "reference"))
+
+
+def _read_call(name: str, content: Any, idempotency_key: str | None) -> _PaymentCall:
+    """Validate a SOAP payment request; raises _ClientFault when it is unusable."""
     operation = _OPERATIONS.get(name)
     if operation is None:
         raise _ClientFault(f"unknown operation {name!r}")
@@ -280,10 +335,22 @@ def _envelope(body: dict[str, Any], status: int) -> Response[bytes]:
 
 
 def _result(op: _Operation, fields: dict[str, str]) -> Response[bytes]:
-    """``{op}Response/{result}`` with prefixed elements, as Adyen answers."""
-    result = {f"ns1:{name}": value for name, value in fields.items()}
-    response = {"@xmlns:ns1": ADYEN_PAYMENT_NS, f"ns1:{op.result}": result}
-    return _envelope({f"ns1:{op.name}Response": response}, status=200)
+    """``{op}Response/{result}`` for a payment operation."""
+    return _soap_result(op.name, op.result, fields)
+
+
+def _soap_result(operation: str, result: str, fields: dict[str, Any]) -> Response[bytes]:
+    """``{operation}Response/{result}`` with prefixed elements, as Adyen answers."""
+    response = {"@xmlns:ns1": ADYEN_PAYMENT_NS, f"ns1:{result}": _prefixed(fields)}
+    return _envelope({f"ns1:{operation}Response": response}, status=200)
+
+
+def _prefixed(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields as ``ns1:``-prefixed elements, nested ones included."""
+    return {
+        f"ns1:{name}": _prefixed(value) if isinstance(value, dict) else value
+        for name, value in fields.items()
+    }
 
 
 def _fault(code: Literal["Client", "Server"], message: str, *, status: int) -> Response[bytes]:

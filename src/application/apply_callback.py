@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from application.log_context import bind_actor, bind_transaction
 from application.ports import Clock, GatewayCallback, UnitOfWork, UnitOfWorkFactory
 from application.settle import MAX_RETRIES, FinalStatus, SettleCommand, settle_in
 from domain.errors import ConcurrentUpdate
@@ -28,6 +29,13 @@ class ApplyCallback:
 
     async def execute(self, callback: GatewayCallback) -> str:
         """Returns the inbox status: applied, duplicate or flagged."""
+        with (
+            bind_actor(f"gateway:{callback.gateway_id}"),
+            bind_transaction(callback.transaction_id),
+        ):
+            return await self._execute(callback)
+
+    async def _execute(self, callback: GatewayCallback) -> str:
         for _ in range(MAX_RETRIES):
             try:
                 async with self._uow() as uow:
@@ -77,6 +85,12 @@ class ApplyCallback:
             detail,
         )
         await uow.inbox.resolve(callback.gateway_id, callback.event_id, "flagged", detail)
+        await uow.issues.flag(
+            callback.transaction_id,
+            callback.gateway_id,
+            f"callback:{callback.event_id}",
+            f"callback {callback.event_id} not applied: {detail}",
+        )
         return "flagged"
 
 

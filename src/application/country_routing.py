@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from application.log_context import current_actor
 from application.ports import UnitOfWorkFactory
 from domain.errors import NotFound
 from domain.routing import Priority, validate_priorities
@@ -30,6 +31,17 @@ class SetCountryGateways:
                 raise NotFound(f"country {country} is not configured")
             known = {g.id for g in await uow.routing.list_gateways()}
             ordered = validate_priorities(entries, known)
+            before = await uow.routing.country_priorities(country)
             await uow.routing.replace_country_priorities(country, ordered)
+            await uow.audit.record(
+                current_actor() or "system",
+                "country.priorities_set",
+                "country",
+                country,
+                {
+                    "before": [[p.gateway_id, p.priority] for p in before],
+                    "after": [[p.gateway_id, p.priority] for p in ordered],
+                },
+            )
             await uow.commit()
         return ordered

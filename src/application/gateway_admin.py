@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from application.log_context import current_actor
 from application.ports import GatewayInfo, GatewayRuntime, GatewayTelemetry, UnitOfWorkFactory
 from domain.errors import InvalidInput, NotFound
 
@@ -41,4 +42,11 @@ class SetGatewayStatus:
         async with self._uow() as uow:
             if not await uow.routing.set_admin_status(gateway_id, status):
                 raise NotFound(f"gateway {gateway_id} does not exist")
+            await uow.audit.record(
+                current_actor() or "system",
+                "gateway.status_set",
+                "gateway",
+                gateway_id,
+                {"status": status},
+            )
             await uow.commit()

@@ -60,3 +60,12 @@ def current_transaction_id() -> str | None:
 def current_actor() -> str | None:
     """The actor bound in this context, if any."""
     return _actor.get()
+
+
+def set_actor(actor: str) -> None:
+    """Bind ``actor`` for the rest of the current task (one HTTP request).
+
+    For entrypoints whose unit of work is a whole task, where a ``with``
+    block does not fit (a framework guard runs before the handler).
+    """
+    _actor.set(actor)

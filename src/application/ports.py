@@ -6,6 +6,7 @@ driver or framework type.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,17 @@ class TransactionRepository(Protocol):
         after: PageCursor | None,
     ) -> list[Transaction]:
         """Newest first, strictly after the cursor."""
+
+    async def stuck(self, *, updated_before: datetime, limit: int) -> builtins.list[Transaction]:
+        """Pending or processing transactions untouched since ``updated_before``."""
+
+    async def unreconciled(
+        self, *, updated_before: datetime, updated_after: datetime, limit: int
+    ) -> builtins.list[Transaction]:
+        """Terminal transactions with an ambiguous or in-flight attempt nobody checked yet."""
+
+    async def mark_reconciled(self, transaction_id: str, attempt_numbers: Sequence[int]) -> None:
+        """Remember that these attempts were checked with their gateway."""
 
 
 class UserRepository(Protocol):
@@ -174,6 +186,49 @@ class CallbackInbox(Protocol):
         """Record how the callback was dealt with."""
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    occurred_at: datetime
+    actor: str
+    action: str
+    details: dict[str, Any]
+
+
+class AuditLog(Protocol):
+    """Append-only record of who did what (state changes, operator actions)."""
+
+    async def record(
+        self, actor: str, action: str, subject_type: str, subject_id: str, details: dict[str, Any]
+    ) -> None:
+        """Append one entry in the current database transaction."""
+
+    async def history(self, subject_type: str, subject_id: str) -> list[AuditEntry]:
+        """Every entry about one subject, oldest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationIssue:
+    id: int
+    transaction_id: str
+    gateway_id: str | None
+    kind: str
+    detail: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+class IssueLog(Protocol):
+    """Findings that need a human: contradictions, amount mismatches, money at a gateway."""
+
+    async def flag(
+        self, transaction_id: str, gateway_id: str | None, kind: str, detail: str
+    ) -> bool:
+        """Record a finding once per (transaction, gateway, kind); False if known."""
+
+    async def list(self, *, open_only: bool, limit: int) -> builtins.list[ReconciliationIssue]:
+        """Newest first."""
+
+
 class CallbackVerifier(Protocol):
     """Checks one gateway family's signature and reads its callback format."""
 
@@ -197,6 +252,8 @@ class UnitOfWork(Protocol):
     ledger: Ledger
     outbox: EventOutbox
     inbox: CallbackInbox
+    audit: AuditLog
+    issues: IssueLog
 
     async def __aenter__(self) -> Self: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from application.log_context import current_actor
 from application.ports import UnitOfWorkFactory
 from domain.errors import InvalidInput
 from domain.user import CountryCode, User
@@ -24,6 +25,17 @@ class UpsertUser:
         async with self._uow() as uow:
             if not await uow.routing.country_exists(user.country.value):
                 raise InvalidInput(f"country {country} is not configured")
+            previous = await uow.users.get(user_id)
             created = await uow.users.upsert(user)
+            await uow.audit.record(
+                current_actor() or "system",
+                "user.created" if created else "user.moved",
+                "user",
+                str(user_id),
+                {
+                    "country": user.country.value,
+                    "from": previous.country.value if previous else None,
+                },
+            )
             await uow.commit()
         return UpsertUserResult(user, created)

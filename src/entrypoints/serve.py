@@ -103,6 +103,7 @@ def serve(settings: Settings) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=20,
+        log_config=None,  # keep our JSON, redacting handlers (entrypoints.logging_setup)
     )
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into
     # a normal exit so atexit handlers run and the embedded PostgreSQL stops.
@@ -173,6 +174,7 @@ def serve_sandbox(settings: Settings, host: str, port: int) -> int:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         state=State({"api_keys": ApiKeys((), settings.admin_api_keys)}),
         on_shutdown=[sender.aclose],
+        logging_config=None,
     )
     target = settings.sandbox_callback_url or settings.base_url
     print(
@@ -180,5 +182,12 @@ def serve_sandbox(settings: Settings, host: str, port: int) -> int:
         f" (callbacks to {target}/callback/{{gateway_id}})",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )
     return 0

@@ -32,9 +32,14 @@ def seed(store: MemoryStore, n: int) -> list[Transaction]:
 
 async def test_get_transaction_returns_it_with_attempts(world: World) -> None:
     tx = await world.container.deposit().execute(DepositCommand(1, "5.00", "USD"))
-    got = await world.container.get_transaction().execute(tx.id)
-    assert got.id == tx.id
-    assert len(got.attempts) == 1
+    details = await world.container.get_transaction().execute(tx.id)
+    assert details.transaction.id == tx.id
+    assert len(details.transaction.attempts) == 1
+    assert [(e.action, e.details["version"]) for e in details.history] == [
+        ("transaction.created", 1),
+        ("transaction.processing", 2),
+    ]
+    assert {e.actor for e in details.history} == {"system"}
 
 
 async def test_get_unknown_transaction_is_not_found(world: World) -> None:

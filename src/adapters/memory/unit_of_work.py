@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from application.ports import GatewayCallback, GatewayInfo, PageCursor
+from application.ports import (
+    AuditEntry,
+    GatewayCallback,
+    GatewayInfo,
+    PageCursor,
+    ReconciliationIssue,
+)
 from domain.errors import ConcurrentUpdate, InsufficientFunds
 from domain.ledger import AccountKind, Balance, Journal
 from domain.routing import GatewayRoute, Priority
-from domain.transaction import Transaction, TransactionEvent, TransactionStatus, TransactionType
+from domain.transaction import (
+    AttemptOutcome,
+    Transaction,
+    TransactionEvent,
+    TransactionStatus,
+    TransactionType,
+)
 from domain.user import User
 
 BalanceKey = tuple[int | None, str, AccountKind]
@@ -31,6 +45,9 @@ class MemoryStore:
     outbox: list[TransactionEvent] = field(default_factory=list)
     callbacks_out: list[GatewayCallback] = field(default_factory=list)
     inbox: dict[tuple[str, str], InboxRow] = field(default_factory=dict)
+    audit: list[tuple[str, str, AuditEntry]] = field(default_factory=list)
+    issues: list[ReconciliationIssue] = field(default_factory=list)
+    reconciled: set[tuple[str, int]] = field(default_factory=set)
     commits: int = 0
 
 
@@ -54,6 +71,9 @@ class _Staged:
         self.journals: list[Journal] = []
         self.callbacks_out: list[GatewayCallback] = []
         self.inbox: dict[tuple[str, str], InboxRow] = {}
+        self.audit: list[tuple[str, str, AuditEntry]] = []
+        self.issues: list[ReconciliationIssue] = []
+        self.reconciled: set[tuple[str, int]] = set()
 
     def balance(self, key: BalanceKey) -> int:
         return self.store.balances.get(key, 0) + self.balance_moves.get(key, 0)
@@ -70,6 +90,9 @@ class _Staged:
         store.journals.extend(self.journals)
         store.callbacks_out.extend(self.callbacks_out)
         store.inbox.update(self.inbox)
+        store.audit.extend(self.audit)
+        store.issues.extend(self.issues)
+        store.reconciled |= self.reconciled
         store.commits += 1
 
 
@@ -120,6 +143,74 @@ class MemoryTransactionRepository:
             and (after is None or (t.created_at, t.id) < (after.created_at, after.transaction_id))
         ]
         return out[:limit]
+
+    async def stuck(self, *, updated_before: datetime, limit: int) -> builtins.list[Transaction]:
+        rows = [
+            copy.deepcopy(t)
+            for t in self._staged.store.transactions.values()
+            if not t.status.is_terminal and t.updated_at < updated_before
+        ]
+        return sorted(rows, key=lambda t: t.updated_at)[:limit]
+
+    async def unreconciled(
+        self, *, updated_before: datetime, updated_after: datetime, limit: int
+    ) -> builtins.list[Transaction]:
+        done = self._staged.store.reconciled | self._staged.reconciled
+        rows = [
+            copy.deepcopy(t)
+            for t in self._staged.store.transactions.values()
+            if t.status.is_terminal
+            and updated_after < t.updated_at < updated_before
+            and any(
+                a.outcome in (AttemptOutcome.AMBIGUOUS, AttemptOutcome.IN_FLIGHT)
+                and (t.id, a.number) not in done
+                for a in t.attempts
+            )
+        ]
+        return sorted(rows, key=lambda t: t.updated_at)[:limit]
+
+    async def mark_reconciled(self, transaction_id: str, attempt_numbers: Sequence[int]) -> None:
+        self._staged.reconciled |= {(transaction_id, n) for n in attempt_numbers}
+
+
+class MemoryAuditLog:
+    def __init__(self, staged: _Staged) -> None:
+        self._staged = staged
+
+    async def record(
+        self, actor: str, action: str, subject_type: str, subject_id: str, details: dict[str, Any]
+    ) -> None:
+        entry = AuditEntry(datetime.now(UTC), actor, action, dict(details))
+        self._staged.audit.append((subject_type, subject_id, entry))
+
+    async def history(self, subject_type: str, subject_id: str) -> list[AuditEntry]:
+        rows = self._staged.store.audit + self._staged.audit
+        return [e for t, i, e in rows if (t, i) == (subject_type, subject_id)]
+
+
+class MemoryIssueLog:
+    def __init__(self, staged: _Staged) -> None:
+        self._staged = staged
+
+    async def flag(
+        self, transaction_id: str, gateway_id: str | None, kind: str, detail: str
+    ) -> bool:
+        known = self._staged.store.issues + self._staged.issues
+        if any(
+            (i.transaction_id, i.gateway_id, i.kind) == (transaction_id, gateway_id, kind)
+            for i in known
+        ):
+            return False
+        self._staged.issues.append(
+            ReconciliationIssue(
+                len(known) + 1, transaction_id, gateway_id, kind, detail, datetime.now(UTC), None
+            )
+        )
+        return True
+
+    async def list(self, *, open_only: bool, limit: int) -> list[ReconciliationIssue]:
+        rows = [i for i in self._staged.store.issues if not open_only or i.resolved_at is None]
+        return sorted(rows, key=lambda i: i.id, reverse=True)[:limit]
 
 
 class MemoryUserRepository:
@@ -274,6 +365,8 @@ class MemoryUnitOfWork:
         self.ledger = MemoryLedger(self._staged)
         self.outbox = MemoryOutbox(self._staged)
         self.inbox = MemoryInbox(self._staged)
+        self.audit = MemoryAuditLog(self._staged)
+        self.issues = MemoryIssueLog(self._staged)
 
     async def __aenter__(self) -> Self:
         self._begin()

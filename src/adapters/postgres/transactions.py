@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,6 +91,31 @@ FILTER_STATUS = "status = %(status)s"
 FILTER_AFTER = "(created_at, id) < (%(after_created_at)s, %(after_id)s)"
 
 
+STUCK_IDS = """
+SELECT id FROM transactions
+WHERE status IN ('pending', 'processing') AND updated_at < %(before)s
+ORDER BY updated_at
+LIMIT %(limit)s
+"""
+
+# Terminal transactions with an attempt whose outcome we never learned for
+# sure: the money may sit at that gateway although we moved on.
+UNRECONCILED_IDS = """
+SELECT DISTINCT t.id, t.updated_at FROM transactions t
+JOIN transaction_attempts a ON a.transaction_id = t.id
+WHERE t.status IN ('completed', 'failed')
+  AND t.updated_at < %(before)s AND t.updated_at > %(after)s
+  AND a.outcome IN ('ambiguous', 'in_flight') AND a.reconciled_at IS NULL
+ORDER BY t.updated_at
+LIMIT %(limit)s
+"""
+
+MARK_RECONCILED = """
+UPDATE transaction_attempts SET reconciled_at = now()
+WHERE transaction_id = %(id)s AND attempt_no = ANY(%(numbers)s)
+"""
+
+
 class PostgresTransactionRepository:
     """TransactionRepository on the unit of work's connection."""
 
@@ -168,6 +194,31 @@ class PostgresTransactionRepository:
             await cur.execute(query + sql.SQL(LIST_ORDER), params)
             rows = await cur.fetchall()
         return await self._with_attempts(rows)
+
+    async def stuck(self, *, updated_before: datetime, limit: int) -> builtins.list[Transaction]:
+        return await self._by_ids(STUCK_IDS, {"before": updated_before, "limit": limit})
+
+    async def unreconciled(
+        self, *, updated_before: datetime, updated_after: datetime, limit: int
+    ) -> builtins.list[Transaction]:
+        return await self._by_ids(
+            UNRECONCILED_IDS,
+            {"before": updated_before, "after": updated_after, "limit": limit},
+        )
+
+    async def mark_reconciled(self, transaction_id: str, attempt_numbers: Sequence[int]) -> None:
+        await self._conn.execute(
+            MARK_RECONCILED, {"id": transaction_id, "numbers": builtins.list(attempt_numbers)}
+        )
+
+    async def _by_ids(self, query: str, params: dict[str, Any]) -> builtins.list[Transaction]:
+        cur = await self._conn.execute(query, params)
+        out = []
+        for row in await cur.fetchall():
+            tx = await self.get(str(row[0]))
+            if tx is not None:
+                out.append(tx)
+        return out
 
     async def _write_children(self, tx: Transaction) -> None:
         if tx.attempts:

@@ -16,7 +16,9 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.crypto.keyring import Keyring
+from adapters.postgres.audit import PostgresAuditLog
 from adapters.postgres.inbox import PostgresCallbackInbox
+from adapters.postgres.issues import PostgresIssueLog
 from adapters.postgres.ledger import PostgresLedger
 from adapters.postgres.outbox import PostgresEventOutbox
 from adapters.postgres.routing import PostgresRoutingRepository
@@ -34,6 +36,8 @@ class PostgresUnitOfWork:
     ledger: PostgresLedger
     outbox: PostgresEventOutbox
     inbox: PostgresCallbackInbox
+    audit: PostgresAuditLog
+    issues: PostgresIssueLog
 
     def __init__(self, pool: AsyncConnectionPool, keyring: Keyring) -> None:
         self._pool = pool
@@ -52,6 +56,8 @@ class PostgresUnitOfWork:
         self.transactions = PostgresTransactionRepository(conn, self.outbox, self._keyring)
         self.ledger = PostgresLedger(conn)
         self.inbox = PostgresCallbackInbox(conn, self._keyring)
+        self.audit = PostgresAuditLog(conn)
+        self.issues = PostgresIssueLog(conn)
         self.users = PostgresUserRepository(conn)
         self.routing = PostgresRoutingRepository(conn)
         return self

@@ -103,4 +103,7 @@ def create_app(
             security=[{"apiKey": []}],
         ),
         debug=False,
+        # Logging is configured once by the CLI (JSON, redaction); Litestar must
+        # not replace the root handlers with its own.
+        logging_config=None,
     )

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from application.gateway_admin import GatewayView
+from application.get_transaction import TransactionDetails
 from domain.ledger import Balance
 from domain.money import Money
 from domain.transaction import Attempt, Transaction
@@ -73,8 +74,18 @@ class TransactionOut(msgspec.Struct):
     version: int
 
 
+class HistoryOut(msgspec.Struct):
+    at: datetime
+    actor: str
+    action: str
+    version: int | None
+    status: str | None
+    message: str | None
+
+
 class TransactionDetailOut(TransactionOut):
     attempts: list[AttemptOut] = msgspec.field(default_factory=list)
+    history: list[HistoryOut] = msgspec.field(default_factory=list)
 
 
 class TransactionPageOut(msgspec.Struct):
@@ -126,10 +137,22 @@ def _attempt_out(a: Attempt) -> AttemptOut:
     )
 
 
-def transaction_detail_out(tx: Transaction) -> TransactionDetailOut:
+def transaction_detail_out(details: TransactionDetails) -> TransactionDetailOut:
+    tx = details.transaction
     return TransactionDetailOut(
         **_fields(tx),  # type: ignore[arg-type]
         attempts=[_attempt_out(a) for a in tx.attempts],
+        history=[
+            HistoryOut(
+                at=e.occurred_at,
+                actor=e.actor,
+                action=e.action,
+                version=e.details.get("version"),
+                status=e.details.get("status"),
+                message=e.details.get("message"),
+            )
+            for e in details.history
+        ],
     )
 
 

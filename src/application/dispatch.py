@@ -28,7 +28,7 @@ from application.ports import (
 )
 from domain.errors import ConcurrentUpdate, GatewaysUnavailable, PaymentDeclined
 from domain.routing import GatewayRoute
-from domain.transaction import AttemptOutcome, Transaction, TransactionType
+from domain.transaction import AttemptOutcome, Transaction, TransactionStatus, TransactionType
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +78,17 @@ class GatewayDispatcher:
                 )
                 if result.completed:
                     tx.complete(message=result.message or "Payment completed", now=now)
-                return await self._save_acceptance(tx)
+                return await self._save_outcome(tx)
             if result.outcome is AttemptOutcome.DECLINED:
                 tx.fail(
                     message=result.message or "Declined by the gateway",
                     gateway_id=route.gateway_id,
                     now=now,
                 )
-                await self._save(tx)
-                raise PaymentDeclined(tx.message or "declined", transaction_id=tx.id)
+                tx = await self._save_outcome(tx)
+                if tx.status is TransactionStatus.FAILED:
+                    raise PaymentDeclined(tx.message or "declined", transaction_id=tx.id)
+                return tx
             if result.outcome is AttemptOutcome.AMBIGUOUS and tx.type is TransactionType.WITHDRAWAL:
                 tx.mark_processing(
                     gateway_id=route.gateway_id,
@@ -95,8 +97,7 @@ class GatewayDispatcher:
                     message="Outcome unknown; awaiting the gateway's confirmation",
                     now=now,
                 )
-                await self._save(tx)
-                return tx
+                return await self._save_outcome(tx)
             log.info(
                 "gateway %s gave %s for %s; trying the next one",
                 route.gateway_id,
@@ -120,12 +121,12 @@ class GatewayDispatcher:
             log.exception("gateway adapter raised for %s", instruction.reference)
             return GatewayResult(outcome=AttemptOutcome.AMBIGUOUS, error_code="adapter_error")
 
-    async def _save_acceptance(self, tx: Transaction) -> Transaction:
-        """Save the acceptance, unless the gateway's callback got there first.
+    async def _save_outcome(self, tx: Transaction) -> Transaction:
+        """Save what the call taught us, unless the gateway's word got there first.
 
-        A fast callback can settle the transaction while our own request is
-        still on its way back; its state wins, and we only add what the call
-        taught us about our attempts.
+        A fast callback (or the reconciler) can settle the transaction while
+        our own request is still on its way back; that state wins, and we only
+        add what the call taught us about our attempts.
         """
         try:
             await self._save(tx)

@@ -45,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
         "(one leader across processes), the Kafka callback consumer (when "
         "PAYMENTS_KAFKA_BOOTSTRAP_SERVERS is set) and the gateway health checker.",
     )
+    sub.add_parser(
+        "reconcile",
+        help="run one reconciliation pass now and print what it found",
+        description="Ask the gateways about transactions stuck in pending/processing for "
+        "longer than PAYMENTS_RECONCILE_AFTER_S (and about attempts we fell back from), "
+        "settle what they confirm, flag contradictions. The workers also do this every "
+        "PAYMENTS_RECONCILE_INTERVAL_S.",
+    )
     sandbox = sub.add_parser(
         "sandbox",
         help="run only the sandbox gateways",
@@ -86,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from entrypoints.serve import run_migrations
 
             return run_migrations(settings)
+        if args.command == "reconcile":
+            from entrypoints.serve import run_reconcile
+
+            return run_reconcile(settings)
         if args.command == "worker":
             from entrypoints.serve import run_worker
 

@@ -23,8 +23,10 @@ from application.dispatch import GatewayDispatcher
 from application.gateway_admin import ListGateways, SetGatewayStatus
 from application.get_balances import GetBalances
 from application.get_transaction import GetTransaction
+from application.list_issues import ListIssues
 from application.list_transactions import ListTransactions
 from application.receive_callback import ReceiveCallback
+from application.reconcile import Reconcile
 from application.settle import SettleTransaction
 from application.start_payment import StartPayment
 from application.upsert_user import UpsertUser
@@ -94,6 +96,14 @@ class Container(containers.DeclarativeContainer):
     deposit = providers.Factory(Deposit, payments=start_payment)
     withdraw = providers.Factory(Withdraw, payments=start_payment)
     settle = providers.Factory(SettleTransaction, uow=uow_factory, clock=clock)
+    reconcile = providers.Factory(
+        Reconcile,
+        uow=uow_factory,
+        providers=gateways,
+        clock=clock,
+        stuck_after_s=settings.provided.reconcile_after_s,
+    )
+    list_issues = providers.Factory(ListIssues, uow=uow_factory)
     get_transaction = providers.Factory(GetTransaction, uow=uow_factory)
     list_transactions = providers.Factory(ListTransactions, uow=uow_factory)
     get_balances = providers.Factory(GetBalances, uow=uow_factory)

@@ -16,6 +16,7 @@ from entrypoints.container import make_container
 from entrypoints.embedded import embedded_settings, with_stored_secrets
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import admin_guard
+from entrypoints.http.dependencies import resolve
 from entrypoints.logging_setup import add_secrets, secret_values
 from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.callbacks import CallbackSender
@@ -145,6 +146,30 @@ def run_worker(settings: Settings) -> int:
                 await stopped
 
     asyncio.run(main())
+    return 0
+
+
+def run_reconcile(settings: Settings) -> int:
+    """One reconciliation pass (the sandbox gateways must be reachable to be asked)."""
+    import dataclasses
+    import json
+
+    settings = prepare(settings)
+
+    async def main() -> dict[str, object]:
+        container = make_container(settings)
+        started = container.init_resources()
+        if started is not None:
+            await started
+        try:
+            reconcile = await resolve(container.reconcile)
+            return dataclasses.asdict(await reconcile.execute())
+        finally:
+            stopped = container.shutdown_resources()
+            if stopped is not None:
+                await stopped
+
+    print(json.dumps(asyncio.run(main()), indent=2))
     return 0
 
 

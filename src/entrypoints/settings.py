@@ -158,6 +158,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("PAYMENTS_PORT must be between 1 and 65535")
     if not 1 <= settings.retry_attempts <= 10:
         raise SettingsError("PAYMENTS_RETRY_ATTEMPTS must be between 1 and 10")
+    longest_call = (
+        settings.gateway_connect_timeout_s
+        + settings.gateway_read_timeout_s
+        + settings.retry_budget_s
+    )
+    if settings.reconcile_after_s < longest_call:
+        # Sooner, and the reconciler could settle a payment whose own request
+        # is still waiting for the gateway's answer.
+        raise SettingsError(
+            f"PAYMENTS_RECONCILE_AFTER_S must be at least {longest_call:g} "
+            "(connect + read timeout + retry budget)"
+        )
     if settings.idempotency_ttl_s < 24 * 3600:
         raise SettingsError("PAYMENTS_IDEMPOTENCY_TTL_H must be at least 24")
     if settings.breaker_fail_max < 1:

@@ -1,4 +1,5 @@
-"""Background workers: outbox relay, callback consumer, health checker.
+"""Background workers: outbox relay, callback consumer, health checker,
+reconciler and the idempotency-key purge.
 
 ``serve`` runs them beside the API; ``payments worker`` runs them alone (for
 scaling the API and the workers separately). Several worker processes are
@@ -25,6 +26,13 @@ async def start_workers(container: Container, settings: Settings) -> list[asynci
     consumer = await resolve(container.callback_consumer)
     if consumer is not None:
         tasks.append(asyncio.create_task(consumer.run_forever(), name="callback-consumer"))
+    if settings.reconcile_interval_s > 0:
+        reconcile = await resolve(container.reconcile)
+        tasks.append(
+            asyncio.create_task(
+                _every(settings.reconcile_interval_s, reconcile.execute), name="reconciler"
+            )
+        )
     store = await resolve(container.idempotency_store)
     tasks.append(asyncio.create_task(_every(600, store.purge_expired), name="idempotency-purge"))
     if settings.health_interval_s > 0:

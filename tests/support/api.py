@@ -35,6 +35,8 @@ def make_settings(database_url: str, port: int, **env: str) -> Settings:
             "PAYMENTS_ENCRYPTION_KEYS": ENCRYPTION_KEYS,
             "PAYMENTS_SERVE_SANDBOX": "1",
             "PAYMENTS_GATEWAY_READ_TIMEOUT_S": "1",
+            "PAYMENTS_GATEWAY_CONNECT_TIMEOUT_S": "0.5",
+            "PAYMENTS_RETRY_BUDGET_S": "0.5",
             "PAYMENTS_HEALTH_INTERVAL_S": "0",
             "PAYMENTS_RETRY_BACKOFF_BASE_S": "0.01",
             "PAYMENTS_RETRY_BACKOFF_CAP_S": "0.05",

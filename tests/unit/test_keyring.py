@@ -1,6 +1,16 @@
+import json
+from pathlib import Path
+
 import pytest
 
 from adapters.crypto.keyring import Keyring, KeyringError
+from entrypoints.embedded import (
+    embedded_keyring_loader,
+    retire_embedded_key,
+    rotate_embedded_key,
+)
+from entrypoints.keys import build_keyring
+from entrypoints.settings import Settings
 
 AAD = b"transactions.destination:tx-1"
 
@@ -179,3 +189,81 @@ def test_without_a_refresh_interval_encrypt_never_reads_the_source() -> None:
     for _ in range(3):
         keys.encrypt(b"s", AAD)
     assert source.calls == 0
+
+
+# The embedded default: keys in secrets.json, followed by a running process.
+
+
+def embedded(tmp_path: Path, encryption_keys: str | None = None) -> Settings:
+    """Settings as a process on the embedded default sees them (secrets.json filled in)."""
+    from entrypoints.embedded import with_stored_secrets
+
+    return with_stored_secrets(
+        Settings(data_dir=tmp_path, embedded=True, encryption_keys=encryption_keys)
+    )
+
+
+def test_rotating_the_embedded_key_prepends_a_new_primary(tmp_path: Path) -> None:
+    settings = embedded(tmp_path)
+    new_id = rotate_embedded_key(tmp_path)
+    stored = json.loads((tmp_path / "secrets.json").read_text())
+    keys = Keyring.parse(stored["encryption_keys"])
+    assert keys.key_ids == [new_id, "k1"]
+    assert stored["encryption_keys"].endswith(str(settings.encryption_keys))  # k1 unchanged
+    assert oct((tmp_path / "secrets.json").stat().st_mode & 0o777) == "0o600"
+    assert list(tmp_path.iterdir()) == [tmp_path / "secrets.json"]  # no temporary file left
+
+
+def test_a_process_started_before_the_rotation_follows_secrets_json(tmp_path: Path) -> None:
+    running = build_keyring(embedded(tmp_path))
+    before = running.encrypt(b"old row", AAD)
+    new_id = rotate_embedded_key(tmp_path)
+    # What `keys rotate` writes with the new file's keys...
+    rewritten = Keyring.parse(
+        json.loads((tmp_path / "secrets.json").read_text())["encryption_keys"]
+    )
+    token = rewritten.encrypt(b"old row", AAD)
+    # ...the running process reads, reloading on the unknown id.
+    assert running.decrypt(token, AAD) == b"old row"
+    assert running.primary_key_id == new_id
+    retire_embedded_key(tmp_path, "k1")
+    assert running.decrypt(before, AAD) == b"old row"  # still held in memory
+
+
+def test_keys_from_the_environment_are_not_mixed_with_secrets_json(tmp_path: Path) -> None:
+    embedded(tmp_path)  # secrets.json with its own k1
+    keyring = build_keyring(embedded(tmp_path, encryption_keys=Keyring.new_key_spec("env")))
+    rotate_embedded_key(tmp_path)
+    file_keys = Keyring.parse(
+        json.loads((tmp_path / "secrets.json").read_text())["encryption_keys"]
+    )
+    with pytest.raises(KeyringError, match="no key"):
+        keyring.decrypt(file_keys.encrypt(b"x", AAD), AAD)
+    assert keyring.key_ids == ["env"]
+
+
+def test_production_keyrings_never_reload(tmp_path: Path) -> None:
+    keyring = build_keyring(Settings(data_dir=tmp_path, encryption_keys=Keyring.new_key_spec("p")))
+    with pytest.raises(KeyringError, match="no source"):
+        keyring.reload()
+
+
+def test_retiring_refuses_the_primary_and_unknown_ids(tmp_path: Path) -> None:
+    embedded(tmp_path)
+    new_id = rotate_embedded_key(tmp_path)
+    with pytest.raises(KeyringError, match="primary"):
+        retire_embedded_key(tmp_path, new_id)
+    with pytest.raises(KeyringError, match="no key nope"):
+        retire_embedded_key(tmp_path, "nope")
+    retire_embedded_key(tmp_path, "k1")
+    stored = json.loads((tmp_path / "secrets.json").read_text())["encryption_keys"]
+    assert Keyring.parse(stored).key_ids == [new_id]
+
+
+def test_the_loader_rereads_only_a_changed_file(tmp_path: Path) -> None:
+    embedded(tmp_path)
+    load = embedded_keyring_loader(tmp_path)
+    first = load()
+    assert load() == first
+    new_id = rotate_embedded_key(tmp_path)
+    assert [key_id for key_id, _ in load()] == [new_id, "k1"]

@@ -16,6 +16,7 @@ from entrypoints.http.auth import ApiKeys, admin_guard
 from entrypoints.http.controllers.callbacks import CallbackController
 from entrypoints.http.controllers.gateways import GatewayController
 from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.reconciliation import ReconciliationController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
 from entrypoints.http.dependencies import DEPENDENCIES, resolve
@@ -62,6 +63,7 @@ def create_app(
         UserController,
         GatewayController,
         CallbackController,
+        ReconciliationController,
     ]
     if sandbox is not None:
         route_handlers += [sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)]

@@ -56,12 +56,14 @@ def _role(connection: ASGIConnection[Any, Any, Any, Any]) -> Role:
     return role
 
 
-def client_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+# Guards are async on purpose: a sync guard may run in a worker thread, and
+# the actor bound there (a context variable) would not reach the handler.
+async def client_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Client or admin keys pass."""
     _role(connection)
 
 
-def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Only admin keys pass; a client key gets 403."""
     if _role(connection) is not Role.ADMIN:
         raise PermissionDeniedException("this operation needs an admin API key")

@@ -42,6 +42,7 @@ DEPENDENCIES = {
         "get_country_gateways",
         "set_country_gateways",
         "readiness",
+        "list_issues",
         "receive_callback",
     )
 }

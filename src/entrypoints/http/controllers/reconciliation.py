@@ -1,0 +1,59 @@
+"""Reconciliation report (admin key)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from application.list_issues import ListIssues
+from entrypoints.http.auth import admin_guard
+
+
+class IssueOut(msgspec.Struct):
+    id: int
+    transaction_id: str
+    gateway_id: str | None
+    kind: str
+    detail: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+class ReconciliationController(Controller):
+    path = "/reconciliation"
+    tags = ["operators"]
+    guards = [admin_guard]
+
+    @get("/issues", operation_id="listReconciliationIssues")
+    async def issues(
+        self,
+        list_issues: NamedDependency[ListIssues],
+        status: Annotated[Literal["open", "all"], QueryParameter()] = "open",
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[IssueOut]:
+        """Findings a human must look at, newest first.
+
+        Kinds: `callback:<event>` (a callback contradicting our records, from
+        another gateway, or for another amount), `amount_mismatch`,
+        `contradiction`, `accepted_unknown_to_gateway`,
+        `gateway_completed_we_failed`, `abandoned_attempt_completed` (money
+        taken at a gateway we fell back from: refund it).
+        """
+        found = await list_issues.execute(open_only=status == "open", limit=limit)
+        return [
+            IssueOut(
+                id=i.id,
+                transaction_id=i.transaction_id,
+                gateway_id=i.gateway_id,
+                kind=i.kind,
+                detail=i.detail,
+                created_at=i.created_at,
+                resolved_at=i.resolved_at,
+            )
+            for i in found
+        ]

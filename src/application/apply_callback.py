@@ -74,6 +74,7 @@ class ApplyCallback:
             )
         status = "applied" if result.applied else "duplicate"
         await uow.inbox.resolve(callback.gateway_id, callback.event_id, status, str(tx.status))
+        log.info("callback %s %s: transaction is %s", callback.event_id, status, tx.status)
         return status
 
     async def _flag(self, uow: UnitOfWork, callback: GatewayCallback, detail: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 
+from application.log_context import bind_transaction
 from application.persistence import store
 from application.ports import (
     Clock,
@@ -41,6 +42,10 @@ class GatewayDispatcher:
 
     async def dispatch(self, tx: Transaction, routes: list[GatewayRoute]) -> Transaction:
         """Run the attempts; returns the saved transaction or raises a payment error."""
+        with bind_transaction(tx.id):
+            return await self._dispatch(tx, routes)
+
+    async def _dispatch(self, tx: Transaction, routes: list[GatewayRoute]) -> Transaction:
         for route in routes:
             provider = self._providers.get(route.gateway_id)
             if provider is None:
@@ -68,6 +73,15 @@ class GatewayDispatcher:
                 tries=result.tries,
             )
             now = self._clock.now()
+            log.info(
+                "%s attempt %d at %s: %s in %d ms",
+                tx.type,
+                attempt.number,
+                route.gateway_id,
+                result.outcome,
+                latency_ms,
+                extra={"gateway": route.gateway_id, "error_code": result.error_code},
+            )
             if result.outcome is AttemptOutcome.ACCEPTED:
                 tx.mark_processing(
                     gateway_id=route.gateway_id,

@@ -27,6 +27,7 @@ from application.ports import (
     ProviderRegistry,
     UnitOfWorkFactory,
 )
+from application.timing import add_gateway_time
 from domain.errors import ConcurrentUpdate, GatewaysUnavailable, PaymentDeclined
 from domain.routing import GatewayRoute
 from domain.transaction import AttemptOutcome, Transaction, TransactionStatus, TransactionType
@@ -64,7 +65,9 @@ class GatewayDispatcher:
             )
             started = time.perf_counter()
             result = await self._call(provider, instruction)
-            latency_ms = round((time.perf_counter() - started) * 1000)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            add_gateway_time(elapsed_ms)
+            latency_ms = round(elapsed_ms)
             tx.settle_attempt(
                 attempt.number,
                 result.outcome,

@@ -211,3 +211,13 @@ def test_openapi_documents_the_contract(client: TestClient[Any]) -> None:
         "/countries/{country}/gateways",
     ):
         assert path in schema["paths"], path
+
+
+def test_every_answer_carries_server_timing(client: TestClient[Any]) -> None:
+    r = client.post(
+        "/deposit", json={"user_id": 1, "amount": "1.00", "currency": "USD"}, headers=CLIENT
+    )
+    parts = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
+    assert set(parts) == {"gateway", "app", "total"}
+    assert float(parts["total"]) >= float(parts["gateway"]) >= 0
+    assert "server-timing" in client.get("/health").headers

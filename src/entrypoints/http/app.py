@@ -22,6 +22,7 @@ from entrypoints.http.controllers.users import UserController
 from entrypoints.http.dependencies import DEPENDENCIES, resolve
 from entrypoints.http.idempotency import idempotency_middleware
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.timing import server_timing_middleware
 from entrypoints.http.xml import xml_middleware
 from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.psp import Sandbox
@@ -85,6 +86,7 @@ def create_app(
         # Idempotency sees the JSON form of XML bodies, and replays pass back
         # through the XML layer, so one stored answer serves both formats.
         middleware=[
+            server_timing_middleware(),
             xml_middleware(settings.max_body_bytes),
             idempotency_middleware(settings.idempotency_ttl_s, settings.max_body_bytes),
         ],

@@ -46,6 +46,7 @@ class Container(containers.DeclarativeContainer):
         url=settings.provided.database_url,
         min_size=settings.provided.db_pool_min,
         max_size=settings.provided.db_pool_max,
+        timeout_s=settings.provided.db_pool_timeout_s,
     )
     http_client = providers.Resource(
         http_client_resource,

@@ -60,6 +60,9 @@ class Settings:
     reconcile_interval_s: float = 60.0
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # How long a request waits for a database connection before answering 503:
+    # short, so an outage fails requests fast instead of piling them up.
+    db_pool_timeout_s: float = 3.0
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
     # No database URL was configured: a newcomer's first run on the embedded
@@ -150,6 +153,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_interval_s=_number(env, "PAYMENTS_RECONCILE_INTERVAL_S", 60.0),
         db_pool_min=int(_number(env, "PAYMENTS_DB_POOL_MIN", 2)),
         db_pool_max=int(_number(env, "PAYMENTS_DB_POOL_MAX", 10)),
+        db_pool_timeout_s=_number(env, "PAYMENTS_DB_POOL_TIMEOUT_S", 3.0),
         max_body_bytes=int(_number(env, "PAYMENTS_MAX_BODY_BYTES", 64 * 1024)),
         log_level=env.get("PAYMENTS_LOG_LEVEL", "INFO").upper(),
         embedded=database_url is None,

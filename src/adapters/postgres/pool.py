@@ -52,13 +52,13 @@ async def open_pool(
 
 
 async def pool_resource(
-    url: str, min_size: int = 1, max_size: int = 10
+    url: str, min_size: int = 1, max_size: int = 10, timeout_s: float = POOL_TIMEOUT
 ) -> AsyncGenerator[AsyncConnectionPool, None]:
     """Open the pool for the application's lifetime; close it on shutdown.
 
     Shaped for dependency-injector's ``providers.Resource``.
     """
-    pool = await open_pool(url, min_size=min_size, max_size=max_size)
+    pool = await open_pool(url, min_size=min_size, max_size=max_size, timeout_seconds=timeout_s)
     try:
         yield pool
     finally:

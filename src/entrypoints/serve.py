@@ -56,8 +56,10 @@ def build_sandbox(settings: Settings) -> tuple[Sandbox, CallbackSender]:
     )
     sandbox = Sandbox(
         {gw.id: gw.format for gw in settings.gateways},
-        on_new_payment=lambda gw, payment: sender.schedule(
-            gw, payment, send=gw.behaviour.mode == "ok"
+        # A lost answer ("timeout") also loses the callback: only the
+        # reconciler's status inquiry will find the outcome.
+        on_new_payment=lambda gw, payment, mode: sender.schedule(
+            gw, payment, send=mode != "timeout"
         ),
     )
     return sandbox, sender

@@ -46,7 +46,7 @@ def make(statuses: list[int]) -> tuple[Sandbox, CallbackSender, list[httpx.Reque
     )
     sandbox = Sandbox(
         {"paypal": "json", "adyen": "soap"},
-        on_new_payment=lambda gw, p: sender.schedule(gw, p, send=gw.behaviour.mode == "ok"),
+        on_new_payment=lambda gw, p, mode: sender.schedule(gw, p, send=mode != "timeout"),
     )
     for gw in sandbox.gateways.values():
         gw.behaviour = Behaviour(callback_delay_ms=1)

@@ -7,12 +7,14 @@ The JSON family answers like a Stripe/PayPal-style REST API. Control routes
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.response import Stream
 from litestar.types import Guard
 
 from entrypoints.sandbox.psp import (
@@ -46,6 +48,16 @@ class BehaviourBody(msgspec.Struct, forbid_unknown_fields=True):
     callback_delay_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] = 200
 
 
+def reset_midway(body: bytes, media_type: str) -> Response[Any]:
+    """Start answering, then drop the connection: the PSP acted, the answer is lost."""
+
+    async def half_then_fail() -> AsyncIterator[bytes]:
+        yield body[: len(body) // 2]
+        raise ConnectionResetError("sandbox: connection reset by peer (simulated)")
+
+    return Stream(half_then_fail(), media_type=media_type, status_code=201)
+
+
 def _problem(status: int, code: str, message: str) -> Response[dict[str, Any]]:
     return Response({"error": {"code": code, "message": message}}, status_code=status)
 
@@ -73,7 +85,7 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
             """JSON PSP: create a payment, idempotent on the Idempotency-Key header."""
             gw = gateway(gateway_id)
             gw.requests += 1
-            behaviour = gw.behaviour
+            behaviour = gw.behaviour.for_request()
             if behaviour.latency_ms:
                 await asyncio.sleep(behaviour.latency_ms / 1000)
             if behaviour.mode == "down":
@@ -96,19 +108,20 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
                 amount=data.amount,
                 currency=data.currency,
                 user_id=data.user_id,
+                mode=behaviour.mode,
             )
             if behaviour.mode == "timeout":
                 # The payment exists, but the answer never arrives in time.
                 await asyncio.sleep(HANG_SECONDS)
-            return Response(
-                {
-                    "id": payment.psp_id,
-                    "status": payment.status,
-                    "redirect_url": gw.redirect_url(payment),
-                    "message": "Transaction is being processed",
-                },
-                status_code=201,
-            )
+            body = {
+                "id": payment.psp_id,
+                "status": payment.status,
+                "redirect_url": gw.redirect_url(payment),
+                "message": "Transaction is being processed",
+            }
+            if behaviour.mode == "reset":
+                return reset_midway(msgspec.json.encode(body), "application/json")
+            return Response(body, status_code=201)
 
         @get("/payments/{reference:str}", operation_id="sandboxGetPayment")
         async def get_payment(

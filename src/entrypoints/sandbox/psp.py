@@ -9,13 +9,26 @@ checks compare our records against.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-Mode = Literal["ok", "down", "decline", "timeout", "error"]
+Mode = Literal["ok", "down", "decline", "timeout", "error", "reset", "chaos"]
 FinalStatus = Literal["completed", "failed"]
+
+# What "chaos" mode does to each request: a mix of everything that goes wrong
+# with real PSPs (weights), plus latency jitter up to twice ``latency_ms``.
+CHAOS_MIX: tuple[tuple[Mode, int], ...] = (
+    ("ok", 50),
+    ("error", 15),
+    ("down", 10),
+    ("timeout", 8),
+    ("reset", 10),
+    ("decline", 7),
+)
+_chaos = random.Random()
 
 
 @dataclass(slots=True)
@@ -24,6 +37,18 @@ class Behaviour:
     latency_ms: int = 0
     final_status: FinalStatus = "completed"
     callback_delay_ms: int = 200
+
+    def for_request(self) -> Behaviour:
+        """The concrete behaviour for one request (chaos picks one at random)."""
+        if self.mode != "chaos":
+            return self
+        modes, weights = zip(*CHAOS_MIX, strict=True)
+        return Behaviour(
+            mode=_chaos.choices(modes, weights)[0],
+            latency_ms=_chaos.randint(0, 2 * self.latency_ms),
+            final_status=self.final_status,
+            callback_delay_ms=self.callback_delay_ms,
+        )
 
 
 @dataclass(slots=True)
@@ -49,8 +74,9 @@ class SandboxGateway:
     lookups: int = 0  # every status inquiry received, whatever the mode
     callbacks_delivered: int = 0
     callbacks_failed: int = 0
-    # Called for each new payment: settles it later and sends the callback.
-    on_new_payment: Callable[[SandboxGateway, SandboxPayment], None] | None = None
+    # Called for each new payment with the mode that answered it: settles the
+    # payment later and sends the callback (unless the answer was lost).
+    on_new_payment: Callable[[SandboxGateway, SandboxPayment, Mode], None] | None = None
 
     def record(
         self,
@@ -61,6 +87,7 @@ class SandboxGateway:
         amount: str,
         currency: str,
         user_id: int,
+        mode: Mode = "ok",
     ) -> tuple[SandboxPayment, bool]:
         """Store the payment once per reference; returns it and whether it is new.
 
@@ -82,7 +109,7 @@ class SandboxGateway:
         )
         self.payments[reference] = payment
         if self.on_new_payment is not None:
-            self.on_new_payment(self, payment)
+            self.on_new_payment(self, payment, mode)
         return payment, True
 
     def redirect_url(self, payment: SandboxPayment) -> str | None:
@@ -100,7 +127,7 @@ class Sandbox:
     def __init__(
         self,
         gateways: dict[str, Literal["json", "soap"]],
-        on_new_payment: Callable[[SandboxGateway, SandboxPayment], None] | None = None,
+        on_new_payment: Callable[[SandboxGateway, SandboxPayment, Mode], None] | None = None,
     ) -> None:
         self.gateways = {
             gid: SandboxGateway(gid, fmt, on_new_payment=on_new_payment)

@@ -31,7 +31,7 @@ from litestar.exceptions import NotFoundException
 
 from domain.errors import InvalidInput
 from domain.money import Money
-from entrypoints.sandbox.app import HANG_SECONDS, GatewayId
+from entrypoints.sandbox.app import HANG_SECONDS, GatewayId, reset_midway
 from entrypoints.sandbox.psp import Sandbox, SandboxGateway
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -139,9 +139,9 @@ def soap_controller(sandbox: Sandbox) -> type[Controller]:
     return SandboxSoapController
 
 
-async def _answer(gw: SandboxGateway, call: _PaymentCall) -> Response[bytes]:
+async def _answer(gw: SandboxGateway, call: _PaymentCall) -> Response[Any]:
     """Apply the gateway's behaviour to one valid call, like the JSON handler."""
-    behaviour = gw.behaviour
+    behaviour = gw.behaviour.for_request()
     op = call.operation
     if behaviour.latency_ms:
         await asyncio.sleep(behaviour.latency_ms / 1000)
@@ -164,6 +164,7 @@ async def _answer(gw: SandboxGateway, call: _PaymentCall) -> Response[bytes]:
         amount=call.amount,
         currency=call.currency,
         user_id=call.user_id,
+        mode=behaviour.mode,
     )
     if behaviour.mode == "timeout":
         # The payment exists, but the answer never arrives in time. Read at
@@ -173,7 +174,11 @@ async def _answer(gw: SandboxGateway, call: _PaymentCall) -> Response[bytes]:
     redirect_url = gw.redirect_url(payment)
     if redirect_url is not None:
         fields["redirectUrl"] = redirect_url
-    return _result(op, fields)
+    answer = _result(op, fields)
+    if behaviour.mode == "reset":
+        content: bytes = answer.content
+        return reset_midway(content, _MEDIA_TYPE)
+    return answer
 
 
 def _status_answer(gw: SandboxGateway, reference: str) -> Response[bytes]:

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from entrypoints.check import add_check_parser, run_check
 from entrypoints.keys import add_keys_parser, run_keys
 from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import Settings, SettingsError, load_settings
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1", help="listen address")
     sandbox.add_argument("--port", type=int, default=8090, help="listen port (default 8090)")
     add_keys_parser(sub)
+    add_check_parser(sub)
     return parser
 
 
@@ -108,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve_sandbox(settings, args.host, args.port)
         if args.command == "keys":
             return run_keys(args, settings)
+        if args.command == "check":
+            return run_check(args, settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,4 @@
+"""Benchmark harness of the payments service: ``uv run python -m bench``.
+
+See docs/performance.md.
+"""

@@ -1,0 +1,355 @@
+"""Schema fuzzing of the live service: Schemathesis against its own OpenAPI.
+
+The real service (API, sandbox gateways, workers) runs on a test database
+(``serve_api``); its OpenAPI document is fetched from ``/schema/openapi.json``
+and every operation in it, the sandbox's included, gets generated requests:
+schema-valid ones (positive) and schema-violating ones (negative), all with
+the admin key as Bearer token (admin keys pass the client guards too), then a
+few without any key.
+
+Hard check: no answer is a 5xx (Schemathesis' ``not_a_server_error``), and
+every request gets an answer. Soft checks, reported as warnings with counts
+and one reproducible example each: documented status codes, content types,
+headers and response schemas, and negative data rejected with a 4xx.
+
+State the fuzzer changes that would turn later answers into designed 5xx or
+slow them down is put back after each request: sandbox behaviour (a gateway in
+"error" mode answers 500 on purpose), gateway status, the demo countries'
+priorities and the demo users' countries.
+
+Environment:
+* ``PAYMENTS_FUZZ_EXAMPLES`` (default 25): examples per operation and mode;
+* ``PAYMENTS_FUZZ_UNAUTH_EXAMPLES`` (default 5): examples per operation without a key;
+* ``PAYMENTS_FUZZ_BUDGET_S`` (default 120): total time; operations share what is left;
+* ``PAYMENTS_FUZZ_SEED``: Hypothesis seed (random by default, printed).
+
+Locally, for a longer run::
+
+    PAYMENTS_FUZZ_EXAMPLES=500 PAYMENTS_FUZZ_BUDGET_S=1800 \\
+        uv run pytest tests/integration/test_api_fuzz.py -s
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import time
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode, checks
+from schemathesis.errors import FailureGroup
+
+from tests.support.api import (
+    ADMIN,
+    ADMIN_KEY,
+    deposit,
+    serve_api,
+    wait_for_status,
+    withdraw,
+)
+
+EXAMPLES = int(os.environ.get("PAYMENTS_FUZZ_EXAMPLES", "25"))
+UNAUTH_EXAMPLES = int(os.environ.get("PAYMENTS_FUZZ_UNAUTH_EXAMPLES", "5"))
+BUDGET_S = float(os.environ.get("PAYMENTS_FUZZ_BUDGET_S", "120"))
+SEED = int(os.environ.get("PAYMENTS_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
+REQUEST_TIMEOUT_S = 15.0  # above the service's own gateway timeouts and retry budget
+
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+# Checked for every answer, each on its own so one finding does not hide another.
+SOFT_CHECKS = [
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_headers_conformance,
+    checks.response_schema_conformance,
+]
+NEGATIVE_SOFT_CHECKS = [checks.negative_data_rejection]
+
+# The demo data, as tests/support and the embedded default load it.
+DEMO_USERS = {1: "US", 2: "GB", 3: "DE", 4: "JP"}
+DEFAULT_BEHAVIOUR: dict[str, object] = {}  # every field at its default: "ok", no latency
+# Answer without a key: probes, signed callbacks, and the sandbox PSPs' own payment
+# API (a real PSP authenticates us its own way; the sandbox does not).
+PUBLIC_OPERATIONS = {
+    "health",
+    "ready",
+    "receiveCallback",
+    "sandboxCreatePayment",
+    "sandboxGetPayment",
+    "sandboxHealth",
+    "sandboxSoap",
+}
+
+
+@dataclass
+class Finding:
+    count: int = 0
+    example: str = ""
+
+
+@dataclass
+class Report:
+    """What the fuzzer saw, per operation."""
+
+    requests: Counter[str] = field(default_factory=Counter)  # operation -> requests sent
+    statuses: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    server_errors: list[str] = field(default_factory=list)
+    no_answer: list[str] = field(default_factory=list)
+    soft: dict[tuple[str, str, str], Finding] = field(default_factory=lambda: defaultdict(Finding))
+    cut_short: list[str] = field(default_factory=list)
+    not_generated: list[str] = field(default_factory=list)
+
+    def add_soft(self, label: str, check: str, title: str, example: str) -> None:
+        finding = self.soft[(label, check, title)]
+        finding.count += 1
+        finding.example = finding.example or example
+
+
+class StateGuard:
+    """Puts back what an operation just changed, so the next requests meet the demo state."""
+
+    def __init__(self, api: httpx.Client) -> None:
+        self.api = api
+        self.priorities = {
+            country: api.get(f"/countries/{country}/gateways", headers=ADMIN).json()
+            for country in sorted(set(DEMO_USERS.values()))
+        }
+        self.gateways = [g["id"] for g in api.get("/gateways", headers=ADMIN).json()]
+
+    def restore(self, operation_id: str, case: schemathesis.Case) -> None:
+        path = case.path_parameters or {}
+        if operation_id == "sandboxSetBehaviour":
+            for gateway_id in self.gateways:
+                self._put(f"/sandbox/{gateway_id}/behaviour", DEFAULT_BEHAVIOUR)
+        elif operation_id == "setGatewayStatus":
+            for gateway_id in self.gateways:
+                self._put(f"/gateways/{gateway_id}/status", {"status": "up"})
+        elif operation_id == "setCountryGateways" and path.get("country") in self.priorities:
+            country = path["country"]
+            self._put(f"/countries/{country}/gateways", self.priorities[country])
+        elif operation_id == "upsertUser":
+            for user_id, country in DEMO_USERS.items():
+                self._put(f"/users/{user_id}", {"country": country})
+
+    def _put(self, path: str, body: object) -> None:
+        r = self.api.put(path, json=body, headers=ADMIN)
+        assert r.status_code == 200, f"could not restore {path}: {r.status_code} {r.text}"
+
+
+def _operations(schema: Any) -> Iterator[Any]:
+    for result in schema.get_all_operations():
+        yield result.ok()
+
+
+def _describe(case: schemathesis.Case, response: Any | None = None) -> str:
+    """Method, path, body and a curl command: enough to replay it by hand."""
+    lines = [f"{case.method} {case.formatted_path}"]
+    if case.query:
+        lines.append(f"  query: {case.query}")
+    if case.body is not None and type(case.body).__name__ != "NotSet":
+        lines.append(f"  body ({case.media_type}): {case.body!r:.500}")
+    if response is not None:
+        lines.append(f"  -> {response.status_code} {response.text[:300]!r}")
+    lines.append(f"  {case.as_curl_command(headers=None)}")
+    return "\n".join(lines)
+
+
+def _strategy(operation: Any, mode: GenerationMode, known: dict[str, list[Any]]) -> Any:
+    """Generated cases, mixed with cases that name existing things.
+
+    Random path parameters mostly meet 404s; so a share of the cases use
+    known values (the demo gateways, countries and users, transactions made
+    before fuzzing) with the rest generated, and positive mode adds the
+    schema's own examples (user 1, "100.00", "USD"), which reach the paths
+    behind validation: real deposits, withdrawals refused for funds...
+    """
+    strategies = [operation.as_strategy(generation_mode=mode)]
+    names = [p.name for p in operation.path_parameters]
+    if names and all(name in known for name in names):
+        for values in itertools.product(*(known[name] for name in names)):
+            fixed = dict(zip(names, values, strict=True))
+            strategies.append(operation.as_strategy(generation_mode=mode, path_parameters=fixed))
+    if mode is GenerationMode.POSITIVE:
+        strategies += operation.get_strategies_from_examples()
+    return st.one_of(*strategies)
+
+
+def _fuzz(
+    session: requests.Session,
+    base_url: str,
+    operation: Any,
+    mode: GenerationMode,
+    *,
+    examples: int,
+    deadline: float,
+    headers: dict[str, str],
+    report: Report,
+    label: str,
+    after: Callable[[schemathesis.Case], None],
+    op_seed: int,
+    known: dict[str, list[Any]],
+) -> None:
+    soft = SOFT_CHECKS + (NEGATIVE_SOFT_CHECKS if mode is GenerationMode.NEGATIVE else [])
+    sent = 0
+
+    @seed(op_seed)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        phases=[Phase.explicit, Phase.generate],  # no shrinking: findings are collected
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=_strategy(operation, mode, known))
+    def run(case: schemathesis.Case) -> None:
+        nonlocal sent
+        if time.monotonic() > deadline:
+            return
+        sent += 1
+        report.requests[label] += 1
+        try:
+            response = case.call(
+                base_url=base_url, session=session, headers=headers, timeout=REQUEST_TIMEOUT_S
+            )
+        except requests.RequestException as exc:
+            report.no_answer.append(f"{label}: {type(exc).__name__}: {exc}\n{_describe(case)}")
+            return
+        finally:
+            after(case)
+        report.statuses[label][response.status_code] += 1
+        try:
+            case.validate_response(response, checks=[checks.not_a_server_error], headers=headers)
+        except FailureGroup:
+            report.server_errors.append(f"{label} [{mode.value}]\n{_describe(case, response)}")
+        for check in soft:
+            try:
+                case.validate_response(response, checks=[check], headers=headers)
+            except FailureGroup as group:
+                for failure in group.exceptions:
+                    report.add_soft(label, check.__name__, failure.title, _describe(case, response))
+
+    try:
+        run()
+    except Exception as exc:  # strategy could not be built or generate (e.g. nothing to negate)
+        report.not_generated.append(f"{label} [{mode.value}]: {type(exc).__name__}: {exc}")
+    if time.monotonic() > deadline and sent < examples:
+        report.cut_short.append(f"{label} [{mode.value}]: {sent}/{examples} before its time share")
+
+
+def _print_report(report: Report, operations: list[str], elapsed: float) -> str:
+    total = sum(report.requests.values())
+    lines = [
+        f"schemathesis {schemathesis.__version__}: {len(operations)} operations, "
+        f"{total} requests in {elapsed:.1f}s (seed {SEED}, {EXAMPLES} examples per operation "
+        f"and mode, {UNAUTH_EXAMPLES} unauthenticated)",
+    ]
+    for label in operations:
+        statuses = ", ".join(f"{s}x{n}" for s, n in sorted(report.statuses[label].items()))
+        lines.append(f"  {label:45} {report.requests[label]:4} requests  {statuses}")
+    lines.append(f"5xx answers: {len(report.server_errors)}; no answer: {len(report.no_answer)}")
+    if report.soft:
+        lines.append("soft check findings (warnings):")
+        for (label, check, title), finding in sorted(report.soft.items()):
+            lines.append(f"  {label}: {check}: {title} (x{finding.count})")
+    for note in report.cut_short:
+        lines.append(f"cut short by the time budget: {note}")
+    for note in report.not_generated:
+        lines.append(f"not generated: {note}")
+    text = "\n".join(lines)
+    print("\n" + text)
+    for (label, check, title), finding in sorted(report.soft.items()):
+        print(f"\n[{check}] {label}: {title} (x{finding.count}), e.g.\n{finding.example}")
+    return text
+
+
+def _known_values(api: httpx.Client) -> dict[str, list[Any]]:
+    """Path parameter values that exist: demo data, and a few real transactions."""
+    made = [
+        deposit(api, 1, "100.00", "USD").json(),
+        deposit(api, 3, "12.50", "EUR").json(),
+    ]
+    for tx in made:
+        wait_for_status(api, tx["transaction_id"], "completed")
+    made.append(withdraw(api, 1, "10.00", "USD").json())
+    ids = [tx["transaction_id"] for tx in made]
+    return {
+        "gateway_id": ["paypal", "stripe", "adyen"],
+        "country": sorted(set(DEMO_USERS.values())),
+        "user_id": sorted(DEMO_USERS),
+        "transaction_id": ids,
+        "reference": [f"{tx_id}:1" for tx_id in ids],
+    }
+
+
+def test_no_operation_of_the_live_api_answers_5xx(demo_database_url: str) -> None:
+    started = time.monotonic()
+    deadline = started + BUDGET_S
+    report = Report()
+    with serve_api(demo_database_url) as api, requests.Session() as session:
+        base_url = str(api.base_url).rstrip("/")
+        schema = schemathesis.openapi.from_url(f"{base_url}/schema/openapi.json")
+        operations = list(_operations(schema))
+        labels = [op.label for op in operations]
+        assert len(operations) >= 20, labels  # every endpoint, the sandbox's included
+        guard = StateGuard(api)
+        known = _known_values(api)
+        runs = [
+            (op, mode, EXAMPLES, AUTH)
+            for op in operations
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+        ] + [(op, GenerationMode.POSITIVE, UNAUTH_EXAMPLES, {}) for op in operations]
+        for index, (op, mode, examples, headers) in enumerate(runs):
+            if examples <= 0:
+                continue
+            remaining = deadline - time.monotonic()
+            share = remaining / (len(runs) - index)
+            label = op.label if headers else f"{op.label} (no key)"
+            _fuzz(
+                session,
+                base_url,
+                op,
+                mode,
+                examples=examples,
+                deadline=time.monotonic() + max(share, 0.0),
+                headers=headers,
+                report=report,
+                label=label,
+                after=lambda case, op=op: guard.restore(
+                    op.definition.raw.get("operationId", ""), case
+                ),
+                op_seed=SEED + index,
+                known=known,
+            )
+        unauth_labels = [f"{label} (no key)" for label in labels]
+        text = _print_report(report, labels + unauth_labels, time.monotonic() - started)
+
+    if report.soft:
+        warnings.warn(
+            "schemathesis soft checks: "
+            + "; ".join(f"{lab}: {chk} x{f.count}" for (lab, chk, _), f in report.soft.items()),
+            stacklevel=1,
+        )
+    # Every operation was exercised (with the key, and without).
+    assert all(report.requests[label] > 0 for label in labels + unauth_labels), text
+    # Secured operations refuse requests without a key.
+    for op in operations:
+        if op.definition.raw.get("operationId") in PUBLIC_OPERATIONS:
+            continue
+        answered = report.statuses[f"{op.label} (no key)"]
+        assert set(answered) <= {401, 403, 404}, f"{op.label} without a key: {dict(answered)}"
+    assert not report.no_answer, "\n\n".join(report.no_answer[:10])
+    assert not report.server_errors, (
+        f"{len(report.server_errors)} 5xx answers (seed {SEED}):\n\n"
+        + "\n\n".join(report.server_errors[:15])
+    )

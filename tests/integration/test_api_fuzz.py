@@ -32,9 +32,11 @@ Locally, for a longer run::
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import random
 import time
+import traceback
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -42,12 +44,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
-from schemathesis.errors import FailureGroup
+from schemathesis.errors import FailureGroup, SerializationNotPossible
 
 from tests.support.api import (
     ADMIN,
@@ -108,6 +111,8 @@ class Report:
     soft: dict[tuple[str, str, str], Finding] = field(default_factory=lambda: defaultdict(Finding))
     cut_short: list[str] = field(default_factory=list)
     not_generated: list[str] = field(default_factory=list)
+    unsendable: Counter[str] = field(default_factory=Counter)
+    logged: dict[str, Finding] = field(default_factory=lambda: defaultdict(Finding))
 
     def add_soft(self, label: str, check: str, title: str, example: str) -> None:
         finding = self.soft[(label, check, title)]
@@ -222,8 +227,13 @@ def _fuzz(
             response = case.call(
                 base_url=base_url, session=session, headers=headers, timeout=REQUEST_TIMEOUT_S
             )
-        except requests.RequestException as exc:
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # The service hung up or did not answer in time: worse than a 5xx.
             report.no_answer.append(f"{label}: {type(exc).__name__}: {exc}\n{_describe(case)}")
+            return
+        except (requests.RequestException, SerializationNotPossible) as exc:
+            # The client could not even send it (e.g. a header value requests refuses).
+            report.unsendable[f"{label}: {type(exc).__name__}"] += 1
             return
         finally:
             after(case)
@@ -247,6 +257,28 @@ def _fuzz(
         report.cut_short.append(f"{label} [{mode.value}]: {sent}/{examples} before its time share")
 
 
+def _collect_logs(report: Report, records: list[logging.LogRecord]) -> None:
+    """Errors the service logged (background workers, the sandbox's callback sender)."""
+    for record in records:
+        if record.levelno < logging.ERROR:
+            continue
+        key = f"{record.name}: {record.getMessage().splitlines()[0][:100]}"
+        example = ""
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+            origin = (
+                f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}"
+                if frames
+                else ""
+            )
+            key += f" | {type(error).__name__}{origin}"
+            example = f"{error!s:.200}"
+        finding = report.logged[key]
+        finding.count += 1
+        finding.example = finding.example or example
+
+
 def _print_report(report: Report, operations: list[str], elapsed: float) -> str:
     total = sum(report.requests.values())
     lines = [
@@ -266,6 +298,12 @@ def _print_report(report: Report, operations: list[str], elapsed: float) -> str:
         lines.append(f"cut short by the time budget: {note}")
     for note in report.not_generated:
         lines.append(f"not generated: {note}")
+    for note, n in sorted(report.unsendable.items()):
+        lines.append(f"not sendable by the client: {note} (x{n})")
+    if report.logged:
+        lines.append("errors logged by the service meanwhile (not answers; reported only):")
+        for key, finding in sorted(report.logged.items(), key=lambda kv: -kv[1].count):
+            lines.append(f"  x{finding.count} {key}  e.g. {finding.example!r}")
     text = "\n".join(lines)
     print("\n" + text)
     for (label, check, title), finding in sorted(report.soft.items()):
@@ -292,7 +330,10 @@ def _known_values(api: httpx.Client) -> dict[str, list[Any]]:
     }
 
 
-def test_no_operation_of_the_live_api_answers_5xx(demo_database_url: str) -> None:
+def test_no_operation_of_the_live_api_answers_5xx(
+    demo_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
     started = time.monotonic()
     deadline = started + BUDGET_S
     report = Report()
@@ -332,12 +373,23 @@ def test_no_operation_of_the_live_api_answers_5xx(demo_database_url: str) -> Non
                 known=known,
             )
         unauth_labels = [f"{label} (no key)" for label in labels]
-        text = _print_report(report, labels + unauth_labels, time.monotonic() - started)
+    _collect_logs(report, caplog.records)
+    text = _print_report(report, labels + unauth_labels, time.monotonic() - started)
 
-    if report.soft:
+    # Soft findings: one warning per check, naming the operations it flagged.
+    by_check: dict[str, Counter[str]] = defaultdict(Counter)
+    for (label, check, _), finding in report.soft.items():
+        by_check[check][label] += finding.count
+    for check, flagged in sorted(by_check.items()):
         warnings.warn(
-            "schemathesis soft checks: "
-            + "; ".join(f"{lab}: {chk} x{f.count}" for (lab, chk, _), f in report.soft.items()),
+            f"schemathesis {check}: {sum(flagged.values())} findings in {len(flagged)} "
+            f"operations ({', '.join(sorted(flagged))}); run with -s for examples",
+            stacklevel=1,
+        )
+    if report.logged:
+        warnings.warn(
+            f"the service logged {sum(f.count for f in report.logged.values())} errors "
+            f"while fuzzed: {'; '.join(report.logged)}",
             stacklevel=1,
         )
     # Every operation was exercised (with the key, and without).

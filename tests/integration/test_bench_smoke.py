@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from bench.ceilings import parse_pgbench
 from bench.loadgen import LoadResult, LoadSpec, RequestTemplate, parse_server_timing, run_load
 from bench.profile import summarize as summarize_profile
@@ -49,9 +48,7 @@ class TrivialServer:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._client, "127.0.0.1", 0)
-        )
+        server = self._loop.run_until_complete(asyncio.start_server(self._client, "127.0.0.1", 0))
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()

@@ -23,6 +23,7 @@ from tests.support.api import (
     CLIENT_KEY,
     ENCRYPTION_KEYS,
     WEBHOOK_SECRETS,
+    check_invariants,
 )
 from tests.support.server import free_port
 
@@ -162,6 +163,7 @@ def crash_during_call(
             while status_of(database_url, tx_id) in ("pending", "processing"):
                 assert time.monotonic() < deadline, "the reconciler never resolved it"
                 time.sleep(0.2)
+            check_invariants(database_url, f"http://127.0.0.1:{sandbox_port}")
             return status_of(database_url, tx_id), available(database_url)
 
 

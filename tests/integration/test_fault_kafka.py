@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from tests.integration.test_kafka_flow import TRANSACTIONS, read_topic
-from tests.support.api import CLIENT, serve_api
+from tests.support.api import CLIENT, check_invariants, serve_api
 from tests.support.load import Load
 from tests.support.server import free_port
 
@@ -137,6 +137,7 @@ def test_kafka_killed_under_load_loses_nothing(
         )
     )
     assert {e["event_id"] for e in seen} >= expected  # every event, duplicates allowed
+    check_invariants(demo_database_url, None, (broker.bootstrap, kafka_topic_prefix))
     print(
         f"\n[kafka-kill] deposits={len(load.samples)} during_outage={len(during)} "
         f"backlog_peak>={grown} drained_in_s={drained_after:.1f} events={len(expected)}"

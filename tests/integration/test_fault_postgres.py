@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from adapters.postgres.migrator import load_demo_data, migrate
-from tests.support.api import CLIENT, serve_api
+from tests.support.api import CLIENT, check_invariants, serve_api
 from tests.support.killable_pg import KillablePostgres
 from tests.support.load import Load
 
@@ -101,3 +101,4 @@ def test_postgres_killed_under_load_fails_fast_and_recovers(killable_pg: Killabl
         ).fetchall()
     assert accepted <= stored
     assert (unbalanced, negative) == ([], [])
+    check_invariants(killable_pg.url, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import httpx
 
@@ -137,3 +138,38 @@ def wait_for_status(
             return body
         assert time.monotonic() < deadline, f"still {body['status']} after {timeout_s}s"
         time.sleep(0.05)
+
+
+def check_invariants(
+    database_url: str,
+    sandbox_base_url: str | None,
+    kafka: tuple[str, str] | None = None,
+    since: datetime | None = None,
+) -> None:
+    """Run the invariant checker (what `payments check` runs); fail loudly if any breaks."""
+    import asyncio
+
+    from adapters.gateways.ledger_check import SandboxLedgers
+    from adapters.kafka.event_check import KafkaEventStream
+    from adapters.postgres.invariants import PostgresInvariants
+    from adapters.postgres.pool import open_pool
+    from application.invariants import CheckInvariants, CheckReport
+
+    async def run() -> CheckReport:
+        pool = await open_pool(database_url, min_size=1, max_size=2)
+        try:
+            ledgers = None
+            if sandbox_base_url is not None:
+                base = sandbox_base_url.rstrip("/")
+                ledgers = SandboxLedgers(
+                    [(g, f"{base}/sandbox/{g}") for g in ("paypal", "stripe", "adyen")], ADMIN_KEY
+                )
+            events = KafkaEventStream(*kafka) if kafka else None
+            return await CheckInvariants(
+                PostgresInvariants(pool), ledgers, events, since=since
+            ).execute()
+        finally:
+            await pool.close()
+
+    report = asyncio.run(run())
+    assert report.ok, "\n".join(f"{v.invariant}: {v.detail}" for v in report.violations)

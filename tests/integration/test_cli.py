@@ -57,7 +57,21 @@ def serve(data_dir: Path, port: int) -> Iterator[str]:
         log.close()
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["worker"], ["sandbox"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["migrate"],
+        ["worker"],
+        ["sandbox"],
+        ["reconcile"],
+        ["check"],
+        ["keys"],
+        ["keys", "rotate"],
+        ["keys", "status"],
+    ],
+)
 def test_every_command_answers_help(command: list[str]) -> None:
     out = subprocess.run(
         [*PAYMENTS, *command, "--help"], capture_output=True, text=True, check=True, timeout=60

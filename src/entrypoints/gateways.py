@@ -12,6 +12,7 @@ from adapters.gateways.monitor import BreakerPolicy, GatewayMonitors
 from adapters.gateways.registry import GatewayRegistry
 from adapters.gateways.resilience import ResilientProvider, RetryPolicy
 from adapters.gateways.soap_http import SoapGatewayProvider
+from adapters.observability import watch_gateways
 from application.ports import PaymentProvider
 from entrypoints.settings import GatewayEndpoint, Settings
 
@@ -26,9 +27,13 @@ def adapter_for(endpoint: GatewayEndpoint, client: httpx.AsyncClient) -> Payment
 
 
 def build_monitors(settings: Settings) -> GatewayMonitors:
-    return GatewayMonitors(
-        [g.id for g in settings.gateways],
-        BreakerPolicy(fail_max=settings.breaker_fail_max, reset_timeout_s=settings.breaker_reset_s),
+    return watch_gateways(
+        GatewayMonitors(
+            [g.id for g in settings.gateways],
+            BreakerPolicy(
+                fail_max=settings.breaker_fail_max, reset_timeout_s=settings.breaker_reset_s
+            ),
+        )
     )
 
 

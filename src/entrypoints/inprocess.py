@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 
 from adapters.messages import CALLBACKS_TOPIC, callback_from_envelope
+from adapters.observability import callback_applied
 from application.apply_callback import ApplyCallback
 from application.ports import OutboxMessage
 
@@ -32,7 +33,8 @@ class InProcessPublisher:
                     continue
                 # An exception here (database trouble) fails the whole batch,
                 # which the relay then retries: nothing is marked published.
-                await self._apply.execute(callback)
+                result = await self._apply.execute(callback)
+                callback_applied(callback.gateway_id, result, message.payload.get("occurred_at"))
             self.delivered += 1
 
     async def ping(self) -> bool:

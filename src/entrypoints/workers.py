@@ -12,6 +12,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from adapters.observability import (
+    OUTBOX_BACKLOG,
+    OUTBOX_LAG,
+    RECONCILIATION,
+    RECONCILIATION_OPEN_ISSUES,
+)
 from entrypoints.container import Container
 from entrypoints.http.dependencies import resolve
 from entrypoints.settings import Settings
@@ -28,11 +34,26 @@ async def start_workers(container: Container, settings: Settings) -> list[asynci
         tasks.append(asyncio.create_task(consumer.run_forever(), name="callback-consumer"))
     if settings.reconcile_interval_s > 0:
         reconcile = await resolve(container.reconcile)
+
+        async def reconcile_and_count() -> None:
+            report = await reconcile.execute()
+            for result in ("completed", "failed", "still_open", "flagged", "unreachable"):
+                RECONCILIATION.labels(result).inc(getattr(report, result))
+
         tasks.append(
             asyncio.create_task(
-                _every(settings.reconcile_interval_s, reconcile.execute), name="reconciler"
+                _every(settings.reconcile_interval_s, reconcile_and_count), name="reconciler"
             )
         )
+    issues = await resolve(container.list_issues)
+
+    async def refresh_gauges() -> None:
+        backlog, lag = await relay.backlog()
+        OUTBOX_BACKLOG.set(backlog)
+        OUTBOX_LAG.set(lag)
+        RECONCILIATION_OPEN_ISSUES.set(len(await issues.execute(open_only=True, limit=10_000)))
+
+    tasks.append(asyncio.create_task(_every(5, refresh_gauges), name="gauges"))
     store = await resolve(container.idempotency_store)
     tasks.append(asyncio.create_task(_every(600, store.purge_expired), name="idempotency-purge"))
     if settings.health_interval_s > 0:

@@ -105,6 +105,9 @@ class GatewayMonitors:
             monitor = self._monitors[gateway_id] = GatewayMonitor(gateway_id, self._policy)
         return monitor
 
+    def ids(self) -> list[str]:
+        return sorted(self._monitors)
+
     def is_available(self, gateway_id: str) -> bool:
         monitor = self._monitors.get(gateway_id)
         if monitor is None:

@@ -22,6 +22,7 @@ import stamina
 from aiobreaker import CircuitBreakerError
 
 from adapters.gateways.monitor import GatewayMonitor
+from adapters.observability import GATEWAY_CALL_SECONDS, GATEWAY_CALLS
 from application.ports import GatewayResult, GatewayStatus, PaymentInstruction, PaymentProvider
 from domain.transaction import AttemptOutcome
 
@@ -111,9 +112,10 @@ class ResilientProvider:
         finally:
             if trial:
                 monitor.probe_in_flight = False
-        monitor.record_call(
-            result.outcome not in _FAILURES, round((time.perf_counter() - started) * 1000)
-        )
+        elapsed = time.perf_counter() - started
+        monitor.record_call(result.outcome not in _FAILURES, round(elapsed * 1000))
+        GATEWAY_CALLS.labels(self.gateway_id, result.outcome.value).inc()
+        GATEWAY_CALL_SECONDS.labels(self.gateway_id).observe(elapsed)
         return result
 
     async def _call(self, instruction: PaymentInstruction) -> GatewayResult:

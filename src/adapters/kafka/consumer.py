@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from adapters.messages import CALLBACKS_TOPIC, callback_from_envelope
+from adapters.observability import callback_applied
 from application.ports import GatewayCallback
 
 log = logging.getLogger(__name__)
@@ -74,14 +75,16 @@ class CallbackConsumer:
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
-            callback = callback_from_envelope(json.loads(record.value or b""))
+            payload = json.loads(record.value or b"")
+            callback = callback_from_envelope(payload)
         except (ValueError, KeyError, TypeError):
             log.error("skipping unreadable message at %s:%s", record.partition, record.offset)
             return
         while True:
             try:
-                await self._handler(callback)
+                result = await self._handler(callback)
                 self.applied += 1
+                callback_applied(callback.gateway_id, result, payload.get("occurred_at"))
                 return
             except asyncio.CancelledError:
                 raise

@@ -19,6 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.observability import OUTBOX_PUBLISHED
 from application.ports import MessagePublisher, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class OutboxRelay:
             )
             await conn.execute(MARK_PUBLISHED, {"ids": [row["id"] for row in rows]})
         self.published += len(rows)
+        OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
 
     async def drain(self) -> int:

@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from entrypoints.container import Container
 from entrypoints.http.auth import ApiKeys, admin_guard
@@ -29,6 +30,21 @@ from entrypoints.sandbox.psp import Sandbox
 from entrypoints.sandbox.soap import soap_controller
 from entrypoints.settings import Settings
 from entrypoints.workers import start_workers, stop_workers
+
+# Request metrics by route template (bounded label values), without /metrics itself.
+PROMETHEUS = PrometheusConfig(
+    app_name="payments",
+    prefix="payments_http",
+    group_path=True,
+    exclude=["/metrics", "/health"],
+)
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text format; no API key (scrapers sit on the private network)."""
+
+    path = "/metrics"
+    include_in_schema = False
 
 
 def create_app(
@@ -65,6 +81,7 @@ def create_app(
         GatewayController,
         CallbackController,
         ReconciliationController,
+        MetricsController,
     ]
     if sandbox is not None:
         route_handlers += [sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)]
@@ -86,6 +103,7 @@ def create_app(
         # Idempotency sees the JSON form of XML bodies, and replays pass back
         # through the XML layer, so one stored answer serves both formats.
         middleware=[
+            PROMETHEUS.middleware,
             server_timing_middleware(),
             xml_middleware(settings.max_body_bytes),
             idempotency_middleware(settings.idempotency_ttl_s, settings.max_body_bytes),

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from adapters.observability import TRANSACTIONS
 from application.deposit import Deposit, DepositCommand
 from application.get_transaction import GetTransaction
 from application.list_transactions import ListTransactions, ListTransactionsQuery
 from application.withdraw import Withdraw, WithdrawCommand
+from domain.errors import GatewaysUnavailable, PaymentDeclined
 from entrypoints.http.auth import client_guard
 from entrypoints.http.schemas import (
     PaymentRequest,
@@ -22,6 +26,16 @@ from entrypoints.http.schemas import (
     transaction_detail_out,
     transaction_out,
 )
+
+
+@contextmanager
+def counted(kind: str) -> Iterator[None]:
+    """Count transactions that end in a refusal carrying a transaction (402, 503)."""
+    try:
+        yield
+    except (PaymentDeclined, GatewaysUnavailable):
+        TRANSACTIONS.labels(kind, "failed").inc()
+        raise
 
 
 class TransactionController(Controller):
@@ -38,9 +52,11 @@ class TransactionController(Controller):
         402 when the gateway declines (no fallback), 503 when every eligible
         gateway is unavailable; both carry the failed `transaction_id`.
         """
-        tx = await deposit.execute(
-            DepositCommand(user_id=data.user_id, amount=data.amount, currency=data.currency)
-        )
+        with counted("deposit"):
+            tx = await deposit.execute(
+                DepositCommand(user_id=data.user_id, amount=data.amount, currency=data.currency)
+            )
+        TRANSACTIONS.labels("deposit", tx.status.value).inc()
         return transaction_out(tx)
 
     @post("/withdrawal", operation_id="createWithdrawal", status_code=201)
@@ -54,14 +70,16 @@ class TransactionController(Controller):
         ambiguous gateway answer leaves it `processing` until the gateway
         confirms, with no fallback to another gateway.
         """
-        tx = await withdraw.execute(
-            WithdrawCommand(
-                user_id=data.user_id,
-                amount=data.amount,
-                currency=data.currency,
-                destination=data.destination,
+        with counted("withdrawal"):
+            tx = await withdraw.execute(
+                WithdrawCommand(
+                    user_id=data.user_id,
+                    amount=data.amount,
+                    currency=data.currency,
+                    destination=data.destination,
+                )
             )
-        )
+        TRANSACTIONS.labels("withdrawal", tx.status.value).inc()
         return transaction_out(tx)
 
     @get("/transactions/{transaction_id:str}", operation_id="getTransaction")

@@ -29,13 +29,15 @@ def recorder(statuses: list[int]) -> tuple[list[httpx.Request], httpx.AsyncClien
 
 
 async def pay(sandbox: Sandbox, gateway: str, kind: str = "deposit") -> None:
-    sandbox.gateways[gateway].record(
+    gw = sandbox.gateways[gateway]
+    gw.record(
         reference="tx-1:1",
         transaction_id="tx-1",
         type=kind,
         amount="12.50",
         currency="EUR",
         user_id=3,
+        mode=gw.behaviour.for_request().mode,
     )
 
 

@@ -78,12 +78,21 @@ class Money:
         """Read an exact decimal amount; refuse more decimals than the currency has."""
         currency = Currency.of(currency_code)
         value = _to_decimal(amount)
-        minor = value.scaleb(currency.exponent)
-        if minor != minor.to_integral_value():
-            raise InvalidAmount(
-                f"{currency.code} allows at most {currency.exponent} decimal places"
-            )
-        return cls(int(minor), currency)
+        # Integer arithmetic on the exact digits: Decimal operations round at the
+        # context precision (28 digits) and could turn 0.999…9 into 1.00.
+        _, digits, exponent = value.as_tuple()
+        assert isinstance(exponent, int)  # finite, checked by _to_decimal
+        units = int("".join(map(str, digits)))
+        shift = exponent + currency.exponent
+        if shift >= 0:
+            minor = units * 10**shift
+        else:
+            minor, rest = divmod(units, 10**-shift)
+            if rest:
+                raise InvalidAmount(
+                    f"{currency.code} allows at most {currency.exponent} decimal places"
+                )
+        return cls(minor, currency)
 
     @classmethod
     def of_minor(cls, minor: int, currency_code: str) -> Money:
@@ -121,7 +130,11 @@ def _to_decimal(amount: Decimal | str | int) -> Decimal:
         raise InvalidAmount("amount must be a finite number")
     if value <= 0:
         raise InvalidAmount("amount must be positive")
-    # Bound the exponent before scaling so "1e999999" cannot make huge integers.
+    # Bound digits and exponent before any integer arithmetic, so "1e999999"
+    # or a thousand-digit JSON number cannot make huge integers.
     if value.adjusted() > 18:
         raise InvalidAmount("amount is too large")
+    _, digits, exponent = value.as_tuple()
+    if len(digits) > 40 or (isinstance(exponent, int) and exponent < -40):
+        raise InvalidAmount("amount has too many digits")
     return value

@@ -162,6 +162,8 @@ class Transaction:
     ) -> None:
         if outcome is AttemptOutcome.IN_FLIGHT:
             raise IllegalTransition("an attempt cannot be settled as in flight")
+        if not 1 <= number <= len(self.attempts):
+            raise IllegalTransition(f"there is no attempt {number}", transaction_id=self.id)
         attempt = self.attempts[number - 1]
         if attempt.outcome is not AttemptOutcome.IN_FLIGHT:
             raise IllegalTransition(f"attempt {number} is already settled", transaction_id=self.id)

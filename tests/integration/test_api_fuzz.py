@@ -5,7 +5,7 @@ The real service (API, sandbox gateways, workers) runs on a test database
 and every operation in it, the sandbox's included, gets generated requests:
 schema-valid ones (positive) and schema-violating ones (negative), all with
 the admin key as Bearer token (admin keys pass the client guards too), then a
-few without any key.
+few without a valid key (Schemathesis may still send a made-up one).
 
 Hard check: no answer is a 5xx (Schemathesis' ``not_a_server_error``), and
 every request gets an answer. Soft checks, reported as warnings with counts
@@ -17,21 +17,29 @@ slow them down is put back after each request: sandbox behaviour (a gateway in
 "error" mode answers 500 on purpose), gateway status, the demo countries'
 priorities and the demo users' countries.
 
+Two more tests go where a schema-driven generator does not: hostile bodies
+and paths (deep nesting, bad encodings, NUL, sizes) on every operation that
+takes a body, and generated callbacks that are correctly signed, so they get
+past the signature check into parsing, the inbox and the workers.
+
 Environment:
 * ``PAYMENTS_FUZZ_EXAMPLES`` (default 25): examples per operation and mode;
 * ``PAYMENTS_FUZZ_UNAUTH_EXAMPLES`` (default 5): examples per operation without a key;
-* ``PAYMENTS_FUZZ_BUDGET_S`` (default 120): total time; operations share what is left;
+* ``PAYMENTS_FUZZ_CALLBACK_EXAMPLES`` (default 100): signed callbacks per family;
+* ``PAYMENTS_FUZZ_BUDGET_S`` (default 120): total time of the Schemathesis run;
+  operations share what is left;
 * ``PAYMENTS_FUZZ_SEED``: Hypothesis seed (random by default, printed).
 
 Locally, for a longer run::
 
-    PAYMENTS_FUZZ_EXAMPLES=500 PAYMENTS_FUZZ_BUDGET_S=1800 \\
-        uv run pytest tests/integration/test_api_fuzz.py -s
+    PAYMENTS_FUZZ_EXAMPLES=1000 PAYMENTS_FUZZ_CALLBACK_EXAMPLES=2000 \\
+        PAYMENTS_FUZZ_BUDGET_S=1800 uv run pytest tests/integration/test_api_fuzz.py -s
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import random
@@ -52,9 +60,12 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 from schemathesis.errors import FailureGroup, SerializationNotPossible
 
+from adapters.gateways.signing_json import sign_json
+from adapters.gateways.signing_soap import NotificationItem, build_notification, sign_adyen_item
 from tests.support.api import (
     ADMIN,
     ADMIN_KEY,
+    WEBHOOK_SECRETS,
     deposit,
     serve_api,
     wait_for_status,
@@ -405,3 +416,274 @@ def test_no_operation_of_the_live_api_answers_5xx(
         f"{len(report.server_errors)} 5xx answers (seed {SEED}):\n\n"
         + "\n\n".join(report.server_errors[:15])
     )
+
+
+# -- hostile bodies Schemathesis does not write ---------------------------------------
+DEEP_ARRAY = b"[" * 5000 + b"]" * 5000
+DEEP_OBJECT = b'{"a":' * 3000 + b"1" + b"}" * 3000
+HOSTILE_JSON = {
+    "nested 5,000 arrays deep": DEEP_ARRAY,
+    "nested 3,000 objects deep": DEEP_OBJECT,
+    "deep value in a valid body": b'{"user_id": 1, "amount": "1.00", "currency": "USD", "x": '
+    + DEEP_ARRAY
+    + b"}",
+    "1e999999 as user id": b'{"user_id": 1e999999, "amount": "1.00", "currency": "USD"}',
+    "user id beyond int64": b'{"user_id": 99999999999999999999999, "amount": "1", '
+    b'"currency": "USD"}',
+    "NaN amount": b'{"user_id": 1, "amount": "NaN", "currency": "USD"}',
+    "sNaN amount": b'{"user_id": 1, "amount": "sNaN", "currency": "USD"}',
+    "tiny exponent amount": b'{"user_id": 1, "amount": "1e-999999999", "currency": "USD"}',
+    "huge exponent amount": b'{"user_id": 1, "amount": "1e999999999", "currency": "USD"}',
+    "NUL in strings": b'{"user_id": 1, "amount": "1.00\\u0000", "currency": "US\\u0000"}',
+    "NUL in a destination": b'{"user_id": 1, "amount": "1.00", "currency": "USD", '
+    b'"destination": {"iban\\u0000": "DE\\u0000"}}',
+    "lone surrogate": b'{"user_id": 1, "amount": "1.00", "currency": "\\ud800SD"}',
+    "invalid UTF-8": b'{"user_id": 1, "amount": "\xff\xfe", "currency": "USD"}',
+    "duplicate keys": b'{"user_id": 1, "user_id": 2, "amount": "1.00", "currency": "USD"}',
+    "empty": b"",
+    "null": b"null",
+    "a number": b"0",
+    "a string near the size limit": b'"' + b"a" * 60_000 + b'"',
+    "over the size limit": b'{"x": "' + b"a" * 70_000 + b'"}',
+    "BOM then JSON": b'\xef\xbb\xbf{"user_id": 1, "amount": "1.00", "currency": "USD"}',
+}
+HOSTILE_XML = {
+    "deep XML": b"<transaction>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</transaction>",
+    "DTD with an entity": b'<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x "1">]>'
+    b"<transaction><user_id>&x;</user_id></transaction>",
+    "XXE": b'<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b"<transaction><user_id>&x;</user_id></transaction>",
+    "unknown encoding": b'<?xml version="1.0" encoding="utf-9"?><transaction><user_id>1'
+    b"</user_id><amount>1.00</amount><currency>USD</currency></transaction>",
+    "UTF-16 without a declaration": "<transaction><user_id>1</user_id></transaction>".encode(
+        "utf-16"
+    ),
+    "NUL character reference": b"<transaction><user_id>1</user_id><amount>&#0;</amount>"
+    b"<currency>USD</currency></transaction>",
+    "not XML": b"<<<>>>",
+}
+HOSTILE_PATHS = [
+    "/transactions/%00",
+    "/transactions/" + "a" * 5000,
+    "/transactions?status=%00&cursor=%00",
+    "/transactions?cursor=" + "%FF" * 50,
+    "/transactions?user_id=99999999999999999999999",
+    "/users/0/balances",
+    "/users/99999999999999999999999/balances",
+    "/countries/%00%00/gateways",
+    "/sandbox/paypal/payments/%00",
+    "/reconciliation/issues?limit=0",
+]
+
+
+def test_hostile_bodies_and_paths_never_answer_5xx(demo_database_url: str) -> None:
+    """Inputs a schema-driven generator does not write: depth, encodings, NUL, sizes."""
+    answers: list[tuple[str, int, str]] = []
+    with serve_api(demo_database_url) as api:
+        schema = api.get("/schema/openapi.json").json()
+        known = {"gateway_id": "paypal", "country": "US", "user_id": "1", "reference": "r"}
+        for template, methods in schema["paths"].items():
+            path = template.format_map(defaultdict(lambda: "x", known))
+            for method, operation in methods.items():
+                if "requestBody" not in operation:
+                    continue
+                for name, body in HOSTILE_JSON.items():
+                    r = api.request(
+                        method,
+                        path,
+                        content=body,
+                        headers={**ADMIN, "Content-Type": "application/json"},
+                    )
+                    answers.append((f"{method.upper()} {path} {name}", r.status_code, r.text))
+        for path in ("/deposit", "/withdrawal"):
+            for name, body in HOSTILE_XML.items():
+                r = api.post(
+                    path,
+                    content=body,
+                    headers={
+                        **ADMIN,
+                        "Content-Type": "application/xml",
+                        "Accept": "application/xml",
+                    },
+                )
+                answers.append((f"POST {path} {name}", r.status_code, r.text))
+        for path in HOSTILE_PATHS:
+            r = api.get(path, headers=ADMIN)
+            answers.append((f"GET {path[:60]}", r.status_code, r.text))
+    server_errors = [
+        f"{what}: {status} {text[:200]}" for what, status, text in answers if status >= 500
+    ]
+    print(f"\n{len(answers)} hostile requests, {len(server_errors)} answered 5xx")
+    assert len(answers) > 100
+    assert not server_errors, "\n".join(server_errors)
+
+
+# -- signed callbacks: past the signature check -------------------------------------
+CALLBACK_EXAMPLES = int(os.environ.get("PAYMENTS_FUZZ_CALLBACK_EXAMPLES", "100"))
+# Any character, NUL included (a signed callback carrying one used to be a 500).
+any_char = st.characters(codec="utf-8")
+no_nul = any_char
+texts = st.text(alphabet=any_char, max_size=250)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+    max_leaves=10,
+)
+
+
+def _mostly(valid: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Three in four draws from ``valid``, so most callbacks get past parsing."""
+    return st.one_of(valid, valid, valid, odd)
+
+
+def _json_callbacks(known_ids: list[str]) -> st.SearchStrategy[object]:
+    some_text = st.text(alphabet=no_nul, min_size=1, max_size=200)
+    document = st.fixed_dictionaries(
+        {
+            "event_id": _mostly(some_text, st.one_of(texts, st.integers(), st.none())),
+            "transaction_id": _mostly(st.sampled_from(known_ids), texts),
+            "status": _mostly(st.sampled_from(["completed", "failed"]), texts),
+        },
+        optional={
+            "reference_id": st.one_of(st.none(), texts),
+            "message": st.text(alphabet=no_nul, max_size=600),
+            "amount": json_values,
+            "extra": json_values,
+        },
+    )
+    return _mostly(document, json_values)
+
+
+def _adyen_items(known_ids: list[str]) -> st.SearchStrategy[NotificationItem]:
+    # Identifiers up to 260 characters: event ids past the inbox's 200 must be a 400.
+    short = st.text(alphabet=no_nul, max_size=60)  # control characters: not well-formed XML
+    xml_safe = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"))
+    required = _mostly(st.text(alphabet=xml_safe, min_size=1, max_size=260), short)
+    optional = _mostly(st.text(alphabet=xml_safe, max_size=60), short)
+    return st.builds(
+        NotificationItem,
+        psp_reference=required,
+        original_reference=optional,
+        merchant_account=_mostly(st.just("PaymentsPlatform"), short),
+        merchant_reference=_mostly(st.sampled_from(known_ids), short),
+        value=st.integers(0, 10**18 - 1),
+        currency=_mostly(
+            st.sampled_from(["EUR", "USD", "JPY"]) | st.from_regex("[A-Z]{3}", fullmatch=True),
+            short,
+        ),
+        event_code=_mostly(
+            st.sampled_from(
+                [
+                    "AUTHORISATION",
+                    "PAYOUT_THIRDPARTY",
+                    "PAYOUT_DECLINE",
+                    "CANCELLATION",
+                    "REPORT_AVAILABLE",
+                ]
+            ),
+            short,
+        ),
+        success=st.booleans(),
+        reason=optional,
+        event_date=optional,
+    )
+
+
+def test_signed_callbacks_never_answer_5xx(
+    demo_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Generated callback documents, correctly signed, so they reach parsing and storage."""
+    caplog.set_level(logging.ERROR)
+    answers: Counter[tuple[str, int]] = Counter()
+    server_errors: list[str] = []
+    with serve_api(demo_database_url) as api:
+        known_ids = _known_values(api)["transaction_id"]
+        fuzz_settings = settings(
+            max_examples=CALLBACK_EXAMPLES,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+
+        @seed(SEED)
+        @fuzz_settings
+        @given(document=_json_callbacks(known_ids), gateway=st.sampled_from(["paypal", "stripe"]))
+        def json_callbacks(document: object, gateway: str) -> None:
+            body = json.dumps(document).encode()
+            signature = sign_json(body, [WEBHOOK_SECRETS[gateway]], int(time.time()))
+            r = api.post(
+                f"/callback/{gateway}",
+                content=body,
+                headers={"Content-Type": "application/json", "X-Signature": signature},
+            )
+            answers[(gateway, r.status_code)] += 1
+            if r.status_code >= 500:
+                server_errors.append(f"{gateway} {body[:300]!r}: {r.status_code} {r.text[:200]}")
+
+        @seed(SEED)
+        @fuzz_settings
+        @given(items=st.lists(_adyen_items(known_ids), min_size=1, max_size=3))
+        def adyen_callbacks(items: list[NotificationItem]) -> None:
+            signed = [sign_adyen_item(item, WEBHOOK_SECRETS["adyen"]) for item in items]
+            body = build_notification(signed)
+            r = api.post("/callback/adyen", content=body, headers={"Content-Type": "text/xml"})
+            answers[("adyen", r.status_code)] += 1
+            if r.status_code >= 500:
+                server_errors.append(f"adyen {body[:600]!r}: {r.status_code} {r.text[:200]}")
+
+        json_callbacks()
+        adyen_callbacks()
+        time.sleep(0.5)  # let the workers apply what was accepted
+    report = Report()
+    _collect_logs(report, caplog.records)
+    print(f"\nsigned callbacks (seed {SEED}): {dict(sorted(answers.items()))}")
+    for key, finding in report.logged.items():
+        print(f"  logged x{finding.count} {key}  e.g. {finding.example!r}")
+    assert sum(answers.values()) >= 2 * min(CALLBACK_EXAMPLES, 10)
+    assert not server_errors, "\n".join(server_errors[:10])
+
+
+def _nul_json_callback() -> tuple[str, bytes, dict[str, str]]:
+    body = json.dumps({"event_id": "evt\x00", "transaction_id": "t", "status": "completed"})
+    signature = sign_json(body.encode(), [WEBHOOK_SECRETS["paypal"]], int(time.time()))
+    return "paypal", body.encode(), {"Content-Type": "application/json", "X-Signature": signature}
+
+
+def _long_adyen_event_id() -> tuple[str, bytes, dict[str, str]]:
+    item = NotificationItem(
+        psp_reference="8" * 300,
+        original_reference="",
+        merchant_account="PaymentsPlatform",
+        merchant_reference="t",
+        value=1250,
+        currency="EUR",
+        event_code="AUTHORISATION",
+        success=True,
+    )
+    body = build_notification([sign_adyen_item(item, WEBHOOK_SECRETS["adyen"])])
+    return "adyen", body, {"Content-Type": "text/xml"}
+
+
+def _unknown_xml_encoding() -> tuple[str, bytes, dict[str, str]]:
+    _, body, headers = _long_adyen_event_id()
+    body = body.replace(b"8" * 300, b"8816178952380553").replace(b'"utf-8"', b'"utf-9"')
+    return "adyen", body, headers
+
+
+# Found by the fuzzers (fixed): each of these answered 500 before.
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(_nul_json_callback, id="signed JSON callback with NUL (inbox insert)"),
+        pytest.param(_long_adyen_event_id, id="Adyen event id over 200 chars (inbox check)"),
+        pytest.param(_unknown_xml_encoding, id="Adyen XML in an unknown encoding (LookupError)"),
+    ],
+)
+def test_known_callback_bugs_are_refused_with_4xx(
+    demo_database_url: str, make: Callable[[], tuple[str, bytes, dict[str, str]]]
+) -> None:
+    gateway, body, headers = make()
+    with serve_api(demo_database_url) as api:
+        r = api.post(f"/callback/{gateway}", content=body, headers=headers)
+    assert 400 <= r.status_code < 500, f"{r.status_code} {r.text[:200]}"

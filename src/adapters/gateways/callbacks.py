@@ -17,7 +17,8 @@ from adapters.gateways.signing_soap import NotificationItem, parse_notification,
 from application.ports import CallbackVerifier, GatewayCallback
 from domain.errors import MalformedCallback
 
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+MAX_ID_LENGTH = 200  # the inbox's event id column holds at most this
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class JsonCallbackBody(msgspec.Struct, forbid_unknown_fields=False):
@@ -61,6 +62,7 @@ class JsonCallbackVerifier:
             parsed = _json_body.decode(body)
         except msgspec.DecodeError as exc:
             raise MalformedCallback(f"not a valid callback: {exc}") from None
+        _printable(parsed.event_id, parsed.transaction_id, parsed.reference_id, parsed.message)
         return [
             GatewayCallback(
                 gateway_id=self._gateway_id,
@@ -95,7 +97,12 @@ class AdyenCallbackVerifier:
         items = parse_notification(body)
         for item in items:  # every item must be signed: one forged item rejects all
             verify_adyen_item(item, self._keys)
-        return [self._callback(item) for item in items if item.event_code in _SETTLING]
+        callbacks = [self._callback(item) for item in items if item.event_code in _SETTLING]
+        for callback in callbacks:
+            _printable(callback.event_id, callback.transaction_id, callback.message)
+            if len(callback.event_id) > MAX_ID_LENGTH:
+                raise MalformedCallback("notification identifiers are too long")
+        return callbacks
 
     def _callback(self, item: NotificationItem) -> GatewayCallback:
         status = _SETTLING[item.event_code] or ("completed" if item.success else "failed")
@@ -111,6 +118,14 @@ class AdyenCallbackVerifier:
             amount_minor=item.value,
             currency=item.currency,
         )
+
+
+def _printable(*values: str | None) -> None:
+    # PostgreSQL text cannot hold NUL, and no legitimate identifier or message
+    # contains control characters: refuse them before anything is stored.
+    for value in values:
+        if value and any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+            raise MalformedCallback("callback fields contain control characters")
 
 
 class CallbackVerifierRegistry:

@@ -229,7 +229,8 @@ def parse_soap_body(content: bytes) -> dict[str, Any] | None:
             namespaces=_DropNamespaces(),
             disable_entities=True,
         )
-    except (expat.ExpatError, ValueError):  # malformed XML, entities, DTDs
+    # Malformed XML, entities, DTDs; LookupError: an encoding expat does not know.
+    except (expat.ExpatError, ValueError, LookupError):
         return None
     body = _child(_child(document, "Envelope"), "Body")
     return body if isinstance(body, dict) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from litestar import Request, Response
@@ -106,8 +107,35 @@ def unhandled_exception_handler(
     return problem(500, "internal-error", "Internal error", "an unexpected error occurred")
 
 
+# Two ways undecodable input escapes the decoders' own error types: msgspec
+# refuses a document nested deeper than the recursion limit with a
+# RecursionError, and a JSON string that is not UTF-8 with a UnicodeDecodeError,
+# neither a msgspec.DecodeError, so Litestar (and our callback verifiers) let
+# them through as 500s. Both are the client's input: 400. A RecursionError with
+# another message stays a server error; a UnicodeDecodeError is logged with
+# where it came from, in case one ever comes from our own data.
+_TOO_DEEP = "while deserializing an object"
+
+
+def recursion_error_handler(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    if _TOO_DEEP in str(exc):
+        return problem(400, "bad-request", "Bad request", "the body is nested too deeply")
+    return unhandled_exception_handler(request, exc)
+
+
+def unicode_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    log.warning("undecodable input (%s at %s)", type(exc).__name__, where)
+    return problem(400, "bad-request", "Bad request", "the body is not valid UTF-8")
+
+
 EXCEPTION_HANDLERS = {
     PaymentError: payment_error_handler,
     HTTPException: http_exception_handler,
+    RecursionError: recursion_error_handler,
+    UnicodeDecodeError: unicode_error_handler,
     Exception: unhandled_exception_handler,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -210,3 +210,44 @@ class GatewayStatusBody(msgspec.Struct, forbid_unknown_fields=True):
 class PriorityItem(msgspec.Struct, forbid_unknown_fields=True):
     gateway_id: Annotated[str, msgspec.Meta(pattern="^[a-z0-9_-]{1,32}$")]
     priority: Annotated[int, msgspec.Meta(ge=1, le=1000)]
+
+
+class Problem(msgspec.Struct):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    transaction_id: str | None = None
+
+
+_PROBLEM_TEXT = {
+    400: "Malformed request (JSON/XML, types, unknown fields)",
+    401: "Missing, unknown or (callbacks) invalid credentials or signature",
+    402: "Declined by the gateway; the failed transaction_id is included",
+    403: "An admin API key is needed",
+    404: "Unknown user, transaction, gateway or country",
+    409: "Idempotency-Key in use by a request still running, or a concurrent update",
+    413: "Request body too large",
+    415: "Unsupported content type",
+    422: "Valid shape, refused by the rules (amount, currency, insufficient funds, "
+    "no eligible gateway, Idempotency-Key reused with another body)",
+    503: "A dependency is down, or every eligible gateway failed "
+    "(then with the failed transaction_id)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, Any]:
+    """OpenAPI entries for the problem answers a handler can give."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_PROBLEM_TEXT[status],
+            media_type="application/problem+json",
+            generate_examples=False,
+        )
+        for status in statuses
+    }

@@ -74,6 +74,8 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
     class SandboxController(Controller):
         path = "/sandbox/{gateway_id:str}"
         tags = ["sandbox"]
+        # The PSP side is public like a real PSP's API; control routes need an admin key.
+        security = [{}]
 
         @post("/payments", operation_id="sandboxCreatePayment", status_code=201)
         async def create_payment(
@@ -152,7 +154,12 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
                 return Response({"status": "down"}, status_code=503)
             return Response({"status": "ok"}, status_code=200)
 
-        @put("/behaviour", operation_id="sandboxSetBehaviour", guards=[admin_guard])
+        @put(
+            "/behaviour",
+            operation_id="sandboxSetBehaviour",
+            guards=[admin_guard],
+            security=[{"apiKey": []}],
+        )
         async def set_behaviour(
             self, gateway_id: GatewayId, data: JSONBody[BehaviourBody]
         ) -> dict[str, Any]:
@@ -166,12 +173,22 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
             )
             return _behaviour_view(gw)
 
-        @get("/behaviour", operation_id="sandboxGetBehaviour", guards=[admin_guard])
+        @get(
+            "/behaviour",
+            operation_id="sandboxGetBehaviour",
+            guards=[admin_guard],
+            security=[{"apiKey": []}],
+        )
         async def get_behaviour(self, gateway_id: GatewayId) -> dict[str, Any]:
             """Current behaviour and request count (admin key)."""
             return _behaviour_view(gateway(gateway_id))
 
-        @get("/ledger", operation_id="sandboxLedger", guards=[admin_guard])
+        @get(
+            "/ledger",
+            operation_id="sandboxLedger",
+            guards=[admin_guard],
+            security=[{"apiKey": []}],
+        )
         async def ledger(self, gateway_id: GatewayId) -> list[dict[str, Any]]:
             """Every payment this gateway received, one per idempotency reference."""
             return [_payment_view(p) for p in gateway(gateway_id).payments.values()]

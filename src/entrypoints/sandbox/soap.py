@@ -119,6 +119,7 @@ def soap_controller(sandbox: Sandbox) -> type[Controller]:
     class SandboxSoapController(Controller):
         path = "/sandbox/{gateway_id:str}/soap"
         tags = ["sandbox"]
+        security = [{}]
 
         @post("/", operation_id="sandboxSoap", status_code=200)
         async def soap(

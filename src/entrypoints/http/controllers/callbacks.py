@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
 from application.receive_callback import ReceiveCallback
+from entrypoints.http.schemas import problem_responses
 
 ACCEPTED = b"[accepted]"  # what Adyen-style gateways require, byte for byte
 
@@ -18,7 +19,12 @@ class CallbackController(Controller):
     tags = ["callbacks"]
     security = [{}]
 
-    @post("/{gateway_id:str}", operation_id="receiveCallback", status_code=200)
+    @post(
+        "/{gateway_id:str}",
+        operation_id="receiveCallback",
+        status_code=200,
+        responses=problem_responses(400, 401, 404, 413),
+    )
     async def receive(
         self,
         gateway_id: Annotated[str, PathParameter(pattern=r"^[a-z0-9_-]{1,32}$")],

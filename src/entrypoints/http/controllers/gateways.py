@@ -12,7 +12,13 @@ from application.country_routing import GetCountryGateways, SetCountryGateways
 from application.gateway_admin import ListGateways, SetGatewayStatus
 from domain.routing import Priority
 from entrypoints.http.auth import admin_guard
-from entrypoints.http.schemas import GatewayOut, GatewayStatusBody, PriorityItem, gateway_out
+from entrypoints.http.schemas import (
+    GatewayOut,
+    GatewayStatusBody,
+    PriorityItem,
+    gateway_out,
+    problem_responses,
+)
 
 GatewayIdPath = Annotated[str, PathParameter(pattern=r"^[a-z0-9_-]{1,32}$")]
 CountryPath = Annotated[str, PathParameter(pattern=r"^[A-Z]{2}$")]
@@ -23,7 +29,7 @@ class GatewayController(Controller):
     tags = ["operators"]
     guards = [admin_guard]
 
-    @get("/gateways", operation_id="listGateways")
+    @get("/gateways", operation_id="listGateways", responses=problem_responses(401, 403))
     async def list_gateways(self, list_gateways: NamedDependency[ListGateways]) -> list[GatewayOut]:
         """Each gateway: operator status, health, breaker, recent success rate and latency.
 
@@ -31,7 +37,11 @@ class GatewayController(Controller):
         """
         return [gateway_out(v) for v in await list_gateways.execute()]
 
-    @put("/gateways/{gateway_id:str}/status", operation_id="setGatewayStatus")
+    @put(
+        "/gateways/{gateway_id:str}/status",
+        operation_id="setGatewayStatus",
+        responses=problem_responses(400, 401, 403, 404),
+    )
     async def set_status(
         self,
         gateway_id: GatewayIdPath,
@@ -44,7 +54,11 @@ class GatewayController(Controller):
         views = await list_gateways.execute()
         return next(gateway_out(v) for v in views if v.info.id == gateway_id)
 
-    @get("/countries/{country:str}/gateways", operation_id="getCountryGateways")
+    @get(
+        "/countries/{country:str}/gateways",
+        operation_id="getCountryGateways",
+        responses=problem_responses(400, 401, 403, 404),
+    )
     async def get_country(
         self, country: CountryPath, get_country_gateways: NamedDependency[GetCountryGateways]
     ) -> list[PriorityItem]:
@@ -52,7 +66,11 @@ class GatewayController(Controller):
         entries = await get_country_gateways.execute(country)
         return [PriorityItem(e.gateway_id, e.priority) for e in entries]
 
-    @put("/countries/{country:str}/gateways", operation_id="setCountryGateways")
+    @put(
+        "/countries/{country:str}/gateways",
+        operation_id="setCountryGateways",
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
     async def set_country(
         self,
         country: CountryPath,

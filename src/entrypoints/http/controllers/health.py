@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
+from entrypoints.http.schemas import problem_responses
 from entrypoints.readiness import Readiness
 
 
@@ -17,7 +18,7 @@ class HealthController(Controller):
         """The process is up."""
         return {"status": "ok"}
 
-    @get("/ready", operation_id="ready")
+    @get("/ready", operation_id="ready", responses=problem_responses(503))
     async def ready(self, readiness: NamedDependency[Readiness]) -> Response[dict[str, object]]:
         """Dependencies answer: database, and Kafka when configured (503 otherwise)."""
         checks = await readiness.check()

@@ -12,6 +12,7 @@ from litestar.params import QueryParameter
 
 from application.list_issues import ListIssues
 from entrypoints.http.auth import admin_guard
+from entrypoints.http.schemas import problem_responses
 
 
 class IssueOut(msgspec.Struct):
@@ -29,7 +30,11 @@ class ReconciliationController(Controller):
     tags = ["operators"]
     guards = [admin_guard]
 
-    @get("/issues", operation_id="listReconciliationIssues")
+    @get(
+        "/issues",
+        operation_id="listReconciliationIssues",
+        responses=problem_responses(400, 401, 403),
+    )
     async def issues(
         self,
         list_issues: NamedDependency[ListIssues],

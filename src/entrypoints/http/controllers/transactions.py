@@ -23,6 +23,7 @@ from entrypoints.http.schemas import (
     TransactionOut,
     TransactionPageOut,
     WithdrawalRequest,
+    problem_responses,
     transaction_detail_out,
     transaction_out,
 )
@@ -43,7 +44,12 @@ class TransactionController(Controller):
     tags = ["transactions"]
     guards = [client_guard]
 
-    @post("/deposit", operation_id="createDeposit", status_code=201)
+    @post(
+        "/deposit",
+        operation_id="createDeposit",
+        status_code=201,
+        responses=problem_responses(400, 401, 402, 404, 409, 413, 415, 422, 503),
+    )
     async def deposit(
         self, data: JSONBody[PaymentRequest], deposit: NamedDependency[Deposit]
     ) -> TransactionOut:
@@ -59,7 +65,12 @@ class TransactionController(Controller):
         TRANSACTIONS.labels("deposit", tx.status.value).inc()
         return transaction_out(tx)
 
-    @post("/withdrawal", operation_id="createWithdrawal", status_code=201)
+    @post(
+        "/withdrawal",
+        operation_id="createWithdrawal",
+        status_code=201,
+        responses=problem_responses(400, 401, 402, 404, 409, 413, 415, 422, 503),
+    )
     async def withdrawal(
         self, data: JSONBody[WithdrawalRequest], withdraw: NamedDependency[Withdraw]
     ) -> TransactionOut:
@@ -82,14 +93,20 @@ class TransactionController(Controller):
         TRANSACTIONS.labels("withdrawal", tx.status.value).inc()
         return transaction_out(tx)
 
-    @get("/transactions/{transaction_id:str}", operation_id="getTransaction")
+    @get(
+        "/transactions/{transaction_id:str}",
+        operation_id="getTransaction",
+        responses=problem_responses(401, 404),
+    )
     async def get_transaction(
         self, transaction_id: FromPath[str], get_transaction: NamedDependency[GetTransaction]
     ) -> TransactionDetailOut:
         """One transaction with every gateway attempt."""
         return transaction_detail_out(await get_transaction.execute(transaction_id))
 
-    @get("/transactions", operation_id="listTransactions")
+    @get(
+        "/transactions", operation_id="listTransactions", responses=problem_responses(400, 401, 422)
+    )
     async def list_transactions(
         self,
         list_transactions: NamedDependency[ListTransactions],

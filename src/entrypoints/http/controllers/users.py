@@ -11,7 +11,7 @@ from litestar.params import JSONBody, PathParameter
 from application.get_balances import GetBalances
 from application.upsert_user import UpsertUser
 from entrypoints.http.auth import admin_guard, client_guard
-from entrypoints.http.schemas import BalanceOut, UserBody, UserOut, balance_out
+from entrypoints.http.schemas import BalanceOut, UserBody, UserOut, balance_out, problem_responses
 
 UserIdPath = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
@@ -20,7 +20,12 @@ class UserController(Controller):
     path = "/users"
     tags = ["users"]
 
-    @put("/{user_id:int}", operation_id="upsertUser", guards=[admin_guard])
+    @put(
+        "/{user_id:int}",
+        operation_id="upsertUser",
+        guards=[admin_guard],
+        responses=problem_responses(400, 401, 403, 422),
+    )
     async def upsert_user(
         self,
         user_id: UserIdPath,
@@ -32,7 +37,12 @@ class UserController(Controller):
         body = UserOut(user_id=result.user.id, country=result.user.country.value)
         return Response(body, status_code=201 if result.created else 200)
 
-    @get("/{user_id:int}/balances", operation_id="getBalances", guards=[client_guard])
+    @get(
+        "/{user_id:int}/balances",
+        operation_id="getBalances",
+        guards=[client_guard],
+        responses=problem_responses(400, 401, 404),
+    )
     async def balances(
         self, user_id: UserIdPath, get_balances: NamedDependency[GetBalances]
     ) -> list[BalanceOut]:

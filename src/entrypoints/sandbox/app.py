@@ -17,6 +17,8 @@ from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.response import Stream
 from litestar.types import Guard
 
+from domain.errors import InvalidInput
+from domain.money import Money
 from entrypoints.sandbox.psp import (
     Behaviour,
     FinalStatus,
@@ -96,6 +98,10 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
                 return _problem(500, "internal_error", "Internal gateway error")
             if behaviour.mode == "decline":
                 return _problem(402, "card_declined", "The payment was declined by the issuer")
+            try:
+                Money.parse(data.amount, data.currency)
+            except InvalidInput as exc:
+                return _problem(422, "invalid_amount", exc.detail)
             key = request.headers.get("idempotency-key", data.reference)
             existing = gw.payments.get(key)
             if existing is not None and (existing.amount, existing.currency) != (

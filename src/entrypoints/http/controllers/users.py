@@ -6,6 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, put
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter
 
 from application.get_balances import GetBalances
@@ -24,7 +25,10 @@ class UserController(Controller):
         "/{user_id:int}",
         operation_id="upsertUser",
         guards=[admin_guard],
-        responses=problem_responses(400, 401, 403, 422),
+        responses={
+            201: ResponseSpec(UserOut, description="User created"),
+            **problem_responses(400, 401, 403, 422),
+        },
     )
     async def upsert_user(
         self,

@@ -23,6 +23,8 @@ from typing import Any
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]+)(?::(?P<line>\d+))?\)$")
 _LAYERS = ("domain", "application", "adapters", "entrypoints")
 # Frames every sample of a worker has: left out of the inclusive table.
+_NATIVE_THREAD = "(native thread) (<native>)"
+_NATIVE_LABELS = ("(native threads: granian's Rust runtime)", "(event loop + granian native I/O)")
 _ROOTS = frozenset({"granian", "click", "stdlib", "uvicorn"})
 
 
@@ -34,6 +36,7 @@ class ProfileSummary:
     packages: list[tuple[str, int]] = field(default_factory=list)
     raw_path: str = ""
     supervisor_samples: int = 0
+    native_samples: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +46,7 @@ class ProfileSummary:
             "packages": self.packages,
             "raw_path": self.raw_path,
             "supervisor_samples": self.supervisor_samples,
+            "native_samples": self.native_samples,
         }
 
 
@@ -107,11 +111,13 @@ def _label(frame: str) -> tuple[str, str]:
     if match is None:
         return frame.strip(), "?"
     func, file = match.group("func"), match.group("file")
+    if frame == _NATIVE_THREAD:
+        return _NATIVE_LABELS[0], "granian"
     if func == "MPServer._spawn_asgi_lifespan_worker":
         # granian's worker parks in loop.run_until_complete: samples whose
         # innermost Python frame is this one are the event loop and granian's
         # Rust HTTP server doing native work (no Python frame above them).
-        return "(event loop + granian native I/O)", "granian"
+        return _NATIVE_LABELS[1], "granian"
     return f"{func} ({file})", _package(file)
 
 
@@ -126,29 +132,40 @@ def _samples(raw: Path) -> list[tuple[int, list[str], int]]:
         # --subprocesses: a "process <pid>:<cmdline>" frame for the process and each parent.
         depth = sum(1 for f in parts if f.startswith("process ") and not _FRAME.match(f))
         frames = [f for f in parts if _FRAME.match(f.strip())]
+        if not frames and depth:
+            # A thread with no Python frame at all: the server's native runtime
+            # (granian's Rust threads: HTTP parsing, socket I/O).
+            frames = [_NATIVE_THREAD]
         if frames:
             out.append((depth, frames, int(count_text)))
     return out
 
 
 def summarize(raw: Path, top: int = 25) -> ProfileSummary:
-    """Tables of the worker processes' samples.
+    """Tables of the worker processes' Python samples.
 
     With worker subprocesses (granian always, uvicorn with --workers) the
-    supervising parent's samples are counted apart and left out.
+    supervising parent's samples are counted apart and left out. Samples with
+    no Python frame above the event loop (the loop's own C code, granian's Rust
+    threads) are counted apart too (``native_samples``): py-spy cannot tell
+    their waiting from their work, so they overstate CPU and would swamp the
+    shares. Every share in the tables is of ``samples``, the Python ones.
     """
     samples = _samples(raw)
     workers_depth = max((depth for depth, _, _ in samples), default=1)
     self_counts: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
-    total = supervisor = 0
+    total = supervisor = native = 0
     for depth, frames, count in samples:
         if depth < workers_depth:
             supervisor += count
             continue
-        total += count
         labels = [_label(f) for f in frames]
+        if labels[-1][0] in _NATIVE_LABELS:
+            native += count
+            continue
+        total += count
         self_counts[labels[-1][0]] += count
         # Standard library time goes to the package that called into it
         # (json.dumps under logging counts for whoever logged).
@@ -163,4 +180,5 @@ def summarize(raw: Path, top: int = 25) -> ProfileSummary:
         packages=packages.most_common(),
         raw_path=str(raw),
         supervisor_samples=supervisor,
+        native_samples=native,
     )

@@ -69,10 +69,12 @@ class Step:
     service_cpu_s: float = math.nan
     cpu_s_per_1000: float = math.nan
     rss_peak_mb: float = math.nan
+    pss_peak_mb: float = math.nan
     sandbox_cpu_s: float = math.nan
     pg_cpu_s: float = math.nan
     loadgen_cpu_s: float = math.nan
     machine_cpu_pct: float = math.nan
+    background_cpu_pct: float = math.nan  # busy before the step: other work on the box
     pg_commits: int = 0
     commits_per_request: float = math.nan
     # callbacks applied end to end (deposit steps)
@@ -86,6 +88,19 @@ class Step:
 
     def to_json(self) -> dict[str, Any]:
         return _clean(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Step:
+        """A step back from :meth:`to_json` (None numbers become NaN again)."""
+        values = dict(data)
+        for name in ("latency", "overhead", "app"):
+            values[name] = Distribution(
+                **{k: math.nan if v is None else v for k, v in values[name].items()}
+            )
+        for name, value in values.items():
+            if value is None and name != "passed":
+                values[name] = math.nan
+        return cls(**values)
 
 
 def summarize(result: LoadResult, kind: str) -> Step:
@@ -169,6 +184,7 @@ def step_table(steps: Sequence[Step]) -> str:
         "p99",
         "max",
         "app p50 (server)",
+        "gateway p50",
         "pass",
     ]
     rows = [_row(head), _row(["---"] * len(head))]
@@ -189,6 +205,7 @@ def step_table(steps: Sequence[Step]) -> str:
                     _f(s.overhead.p99),
                     _f(s.overhead.max),
                     _f(s.app.p50),
+                    _f(s.gateway_p50_ms),
                     {True: "yes", False: "no", None: ""}[s.passed],
                 ]
             )
@@ -205,8 +222,8 @@ def cost_table(steps: Sequence[Step]) -> str:
         "PostgreSQL s/1k",
         "sandbox s/1k",
         "loadgen s/1k",
-        "machine CPU %",
-        "service RSS peak MB",
+        "machine CPU % (idle before)",
+        "service RSS (PSS) peak MB",
         "commits/req",
         "callbacks applied/s",
         "completion p50/p99 ms",
@@ -227,8 +244,8 @@ def cost_table(steps: Sequence[Step]) -> str:
                     _f(s.pg_cpu_s * per, 2),
                     _f(s.sandbox_cpu_s * per, 2),
                     _f(s.loadgen_cpu_s * per, 2),
-                    _f(s.machine_cpu_pct, 0),
-                    _f(s.rss_peak_mb, 0),
+                    f"{_f(s.machine_cpu_pct, 0)} ({_f(s.background_cpu_pct, 0)})",
+                    f"{_f(s.rss_peak_mb, 0)} ({_f(s.pss_peak_mb, 0)})",
                     _f(s.commits_per_request, 1),
                     _f(s.applied_rps, 0),
                     completion,
@@ -282,7 +299,13 @@ def markdown(run: dict[str, Any], steps: Sequence[Step]) -> str:
     if profile:
         lines += [
             "",
-            f"## Profile ({profile['samples']} samples, {profile.get('where', '')})",
+            f"## Profile ({profile['samples']} Python samples, {profile.get('where', '')})",
+            "",
+            f"py-spy at 100 Hz on every worker; shares are of the samples with Python code "
+            f"running. {profile.get('native_samples', 0)} more samples had no Python frame "
+            "above the event loop (the loop's C code, granian's Rust threads): py-spy cannot "
+            "tell their waiting from their work, so they are left out. Raw stacks: "
+            f"`{profile.get('raw_path', '')}` (speedscope or flamegraph.pl read them).",
             "",
             "| package (stdlib time to its caller) | share |",
             "|---|---|",
@@ -296,10 +319,14 @@ def markdown(run: dict[str, Any], steps: Sequence[Step]) -> str:
         lines += [
             "",
             f"**Highest rate holding p99 overhead ≤ {OVERHEAD_P99_LIMIT_MS:.0f} ms with no "
-            f"errors: {sweep['max_passing_rps'] or 'none'} deposits/s** "
-            f"(first failing: {sweep['first_failing_rps'] or 'none'}).",
+            f"errors: {_rate(sweep['max_passing_rps'])} deposits/s** "
+            f"(first failing: {_rate(sweep['first_failing_rps'])}).",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _rate(value: float | None) -> str:
+    return "none" if not value else f"{value:g}"
 
 
 def write_json(path: Path, run: dict[str, Any]) -> None:
@@ -316,27 +343,49 @@ def plot(path: Path, steps: Sequence[Step], title: str) -> bool:
     except ImportError:
         return False
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    colors = {"p50": "tab:blue", "p99": "tab:orange"}
     for kind, style in (("deposit", "o-"), ("health", "s--")):
         chosen = sorted((s for s in steps if s.kind == kind), key=lambda s: s.offered_rps)
-        if not chosen:
-            continue
-        x = [s.achieved_rps for s in chosen]
-        for attr, label in (("p50", "p50"), ("p99", "p99")):
-            left.plot(x, [getattr(s.latency, attr) for s in chosen], style, label=f"{kind} {label}")
+        # Steps with errors are overloaded: their points are marked, not joined
+        # (their achieved rate falls back below the offered one).
+        clean = [s for s in chosen if not s.errors]
+        failed = [s for s in chosen if s.errors]
+        x = [s.achieved_rps for s in clean]
+        for attr in ("p50", "p99"):
+            color = colors[attr] if kind == "deposit" else ("tab:green", "tab:red")[attr == "p99"]
+            left.plot(
+                x,
+                [getattr(s.latency, attr) for s in clean],
+                style,
+                color=color,
+                label=f"{kind} {attr}",
+            )
             if kind == "deposit":
                 right.plot(
-                    x, [getattr(s.overhead, attr) for s in chosen], style, label=f"overhead {label}"
+                    x,
+                    [getattr(s.overhead, attr) for s in clean],
+                    style,
+                    color=color,
+                    label=f"deposit overhead {attr}",
+                )
+                left.plot(
+                    [s.achieved_rps for s in failed],
+                    [getattr(s.latency, attr) for s in failed],
+                    "x",
+                    color=color,
+                    ms=9,
                 )
         if kind == "health":
-            right.plot(x, [s.latency.p99 for s in chosen], style, label="GET /health p99")
-        for s in chosen:
-            if s.errors:
-                left.annotate(
-                    f"{s.error_rate:.0%} err",
-                    (s.achieved_rps, s.latency.p99),
-                    fontsize=7,
-                    color="red",
-                )
+            right.plot(
+                x, [s.latency.p99 for s in clean], style, color="tab:red", label="GET /health p99"
+            )
+        for s in failed:
+            left.annotate(
+                f"offered {s.offered_rps:g}/s: {s.error_rate:.0%} errors",
+                (s.achieved_rps, s.latency.p99),
+                fontsize=7,
+                color="red",
+            )
     right.axhline(OVERHEAD_P99_LIMIT_MS, color="red", lw=0.8, ls=":", label="sweep limit 50 ms")
     right.axhline(20, color="orange", lw=0.8, ls=":", label="target p99 20 ms @500/s")
     for ax, name in ((left, "client latency (ms)"), (right, "overhead = latency - gateway (ms)")):

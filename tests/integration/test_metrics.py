@@ -35,9 +35,10 @@ def test_metrics_expose_live_payment_series(demo_database_url: str) -> None:
         wait_for_status(api, tx["transaction_id"], "completed")
         time.sleep(6)  # the workers refresh the outbox gauges every 5 s
         text = api.get("/metrics").text
-    assert value(
-        text, "payments_gateway_calls_total", gateway="paypal", outcome="accepted"
-    ) == calls_before + 1
+    assert (
+        value(text, "payments_gateway_calls_total", gateway="paypal", outcome="accepted")
+        == calls_before + 1
+    )
     assert value(text, "payments_gateway_call_seconds_count", gateway="paypal") >= 1
     assert value(text, "payments_transactions_total", type="deposit", status="processing") >= 1
     assert value(text, "payments_callbacks_applied_total", gateway="paypal", result="applied") >= 1

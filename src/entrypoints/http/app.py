@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -20,6 +20,7 @@ from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.reconciliation import ReconciliationController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
+from entrypoints.http.dashboard import dashboard_router, template_config
 from entrypoints.http.dependencies import DEPENDENCIES, resolve
 from entrypoints.http.idempotency import idempotency_middleware
 from entrypoints.http.problems import EXCEPTION_HANDLERS
@@ -74,7 +75,7 @@ def create_app(
             if stopped is not None:
                 await stopped
 
-    route_handlers: list[type] = [
+    route_handlers: list[type | Router] = [
         HealthController,
         TransactionController,
         UserController,
@@ -82,6 +83,7 @@ def create_app(
         CallbackController,
         ReconciliationController,
         MetricsController,
+        dashboard_router(settings),  # operator pages at /dashboard, outside the OpenAPI schema
     ]
     if sandbox is not None:
         route_handlers += [sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)]
@@ -99,6 +101,7 @@ def create_app(
             }
         ),
         request_max_body_size=settings.max_body_bytes,
+        template_config=template_config(),
         # First, so XML bodies become JSON before anything reads them.
         # Idempotency sees the JSON form of XML bodies, and replays pass back
         # through the XML layer, so one stored answer serves both formats.

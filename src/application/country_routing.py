@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from application.log_context import current_actor
 from application.ports import UnitOfWorkFactory
+from application.route_cache import RouteCache
 from domain.errors import NotFound
 from domain.routing import Priority, validate_priorities
 
@@ -22,8 +23,9 @@ class GetCountryGateways:
 class SetCountryGateways:
     """Replace the whole list in one database transaction; routing sees old or new."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, cache: RouteCache | None = None) -> None:
         self._uow = uow
+        self._cache = cache
 
     async def execute(self, country: str, entries: list[Priority]) -> list[Priority]:
         async with self._uow() as uow:
@@ -44,4 +46,6 @@ class SetCountryGateways:
                 },
             )
             await uow.commit()
+        if self._cache is not None:
+            self._cache.invalidate()
         return ordered

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from application.log_context import current_actor
 from application.ports import GatewayInfo, GatewayRuntime, GatewayTelemetry, UnitOfWorkFactory
+from application.route_cache import RouteCache
 from domain.errors import InvalidInput, NotFound
 
 ADMIN_STATUSES = ("up", "down")
@@ -33,8 +34,9 @@ class ListGateways:
 class SetGatewayStatus:
     """Switch a gateway off or on for routing; persisted, so every replica obeys."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, cache: RouteCache | None = None) -> None:
         self._uow = uow
+        self._cache = cache
 
     async def execute(self, gateway_id: str, status: str) -> None:
         if status not in ADMIN_STATUSES:
@@ -50,3 +52,5 @@ class SetGatewayStatus:
                 {"status": status},
             )
             await uow.commit()
+        if self._cache is not None:
+            self._cache.invalidate()

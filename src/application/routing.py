@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from application.ports import GatewayAvailability, UnitOfWorkFactory
+from application.route_cache import RouteCache
 from domain.errors import NoEligibleGateway, NotFound
 from domain.money import Money
 from domain.routing import GatewayRoute, rank_gateways
@@ -16,17 +17,23 @@ async def route_payment(
     user_id: int,
     operation: TransactionType,
     money: Money,
+    cache: RouteCache | None = None,
 ) -> tuple[User, list[GatewayRoute]]:
     """The user and their country's gateways for this payment, best first.
 
     Gateways whose breaker is open or that fail health checks go to the back
     rather than out: if nothing healthier is left, trying them beats refusing.
     """
-    async with uow_factory() as uow:
-        user = await uow.users.get(user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} does not exist")
-        routes = await uow.routing.routes_for_country(user.country.value)
+    user = cache.user(user_id) if cache else None
+    routes = cache.routes(user.country.value) if cache and user else None
+    if user is None or routes is None:
+        async with uow_factory() as uow:
+            user = await uow.users.get(user_id)
+            if user is None:
+                raise NotFound(f"user {user_id} does not exist")
+            routes = await uow.routing.routes_for_country(user.country.value)
+        if cache:
+            cache.remember(user, routes)
     ranked = rank_gateways(routes, operation, money.currency.code)
     if not ranked:
         raise NoEligibleGateway(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from application.dispatch import GatewayDispatcher
 from application.ports import Clock, GatewayAvailability, IdGenerator, UnitOfWorkFactory
+from application.route_cache import RouteCache
 from application.routing import route_payment
 from domain.money import Money
 from domain.transaction import Transaction, TransactionType
@@ -17,12 +18,14 @@ class StartPayment:
         availability: GatewayAvailability,
         clock: Clock,
         ids: IdGenerator,
+        cache: RouteCache | None = None,
     ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
         self._availability = availability
         self._clock = clock
         self._ids = ids
+        self._cache = cache
 
     async def start(
         self,
@@ -32,7 +35,9 @@ class StartPayment:
         destination: dict[str, str] | None = None,
     ) -> Transaction:
         """Rank the user's gateways, create the transaction, run the attempts."""
-        user, routes = await route_payment(self._uow, self._availability, user_id, type, money)
+        user, routes = await route_payment(
+            self._uow, self._availability, user_id, type, money, self._cache
+        )
         tx = Transaction.create(
             transaction_id=self._ids.new_id(),
             type=type,

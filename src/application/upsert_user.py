@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from application.log_context import current_actor
 from application.ports import UnitOfWorkFactory
+from application.route_cache import RouteCache
 from domain.errors import InvalidInput
 from domain.user import CountryCode, User
 
@@ -17,8 +18,9 @@ class UpsertUserResult:
 
 
 class UpsertUser:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, cache: RouteCache | None = None) -> None:
         self._uow = uow
+        self._cache = cache
 
     async def execute(self, user_id: int, country: str) -> UpsertUserResult:
         user = User(id=user_id, country=CountryCode(country))
@@ -38,4 +40,6 @@ class UpsertUser:
                 },
             )
             await uow.commit()
+        if self._cache is not None:
+            self._cache.invalidate()
         return UpsertUserResult(user, created)

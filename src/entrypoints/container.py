@@ -27,6 +27,7 @@ from application.list_issues import ListIssues
 from application.list_transactions import ListTransactions
 from application.receive_callback import ReceiveCallback
 from application.reconcile import Reconcile
+from application.route_cache import RouteCache
 from application.settle import SettleTransaction
 from application.start_payment import StartPayment
 from application.upsert_user import UpsertUser
@@ -61,6 +62,7 @@ class Container(containers.DeclarativeContainer):
     gateways = providers.Singleton(build_registry, settings, http_client, monitors)
     health_checker = providers.Singleton(build_health_checker, settings, http_client, monitors)
     idempotency_store = providers.Singleton(PostgresIdempotencyStore, db_pool)
+    route_cache = providers.Singleton(RouteCache, ttl_s=settings.provided.route_cache_ttl_s)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)
 
@@ -93,6 +95,7 @@ class Container(containers.DeclarativeContainer):
         availability=monitors,
         clock=clock,
         ids=ids,
+        cache=route_cache,
     )
     deposit = providers.Factory(Deposit, payments=start_payment)
     withdraw = providers.Factory(Withdraw, payments=start_payment)
@@ -108,11 +111,11 @@ class Container(containers.DeclarativeContainer):
     get_transaction = providers.Factory(GetTransaction, uow=uow_factory)
     list_transactions = providers.Factory(ListTransactions, uow=uow_factory)
     get_balances = providers.Factory(GetBalances, uow=uow_factory)
-    upsert_user = providers.Factory(UpsertUser, uow=uow_factory)
+    upsert_user = providers.Factory(UpsertUser, uow=uow_factory, cache=route_cache)
     list_gateways = providers.Factory(ListGateways, uow=uow_factory, telemetry=monitors)
-    set_gateway_status = providers.Factory(SetGatewayStatus, uow=uow_factory)
+    set_gateway_status = providers.Factory(SetGatewayStatus, uow=uow_factory, cache=route_cache)
     get_country_gateways = providers.Factory(GetCountryGateways, uow=uow_factory)
-    set_country_gateways = providers.Factory(SetCountryGateways, uow=uow_factory)
+    set_country_gateways = providers.Factory(SetCountryGateways, uow=uow_factory, cache=route_cache)
 
 
 def make_container(settings: Settings) -> Container:

@@ -55,6 +55,7 @@ class Settings:
     breaker_reset_s: float = 30.0
     health_interval_s: float = 10.0
     run_workers: bool = True  # relay, callback consumer, health checker beside the API
+    route_cache_ttl_s: float = 2.0  # users' countries and routes, cached per process
     idempotency_ttl_s: int = 24 * 3600
     reconcile_after_s: float = 300.0  # a transaction this long in flight is asked about
     reconcile_interval_s: float = 60.0
@@ -148,6 +149,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         breaker_reset_s=_number(env, "PAYMENTS_BREAKER_RESET_S", 30.0),
         health_interval_s=_number(env, "PAYMENTS_HEALTH_INTERVAL_S", 10.0),
         run_workers=env.get("PAYMENTS_RUN_WORKERS", "1") != "0",
+        route_cache_ttl_s=_number(env, "PAYMENTS_ROUTE_CACHE_TTL_S", 2.0),
         idempotency_ttl_s=int(_number(env, "PAYMENTS_IDEMPOTENCY_TTL_H", 24) * 3600),
         reconcile_after_s=_number(env, "PAYMENTS_RECONCILE_AFTER_S", 300.0),
         reconcile_interval_s=_number(env, "PAYMENTS_RECONCILE_INTERVAL_S", 60.0),

@@ -37,9 +37,11 @@ async def open_pool(
         open=False,
         timeout=timeout_seconds,
         kwargs={"connect_timeout": CONNECT_TIMEOUT},
-        # A connection the server dropped (restart, failover) is replaced
-        # before it is handed out, instead of failing the request that gets it.
-        check=AsyncConnectionPool.check_connection,
+        # No check on every checkout: it cost one round trip per unit of work
+        # (11 % of the workers' CPU in the benchmark profile). A connection the
+        # server dropped fails its first statement instead (a 503 for that one
+        # request) and the pool discards it; idle ones are recycled anyway.
+        max_idle=60.0,
         name="payments",
     )
     try:

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x7061796D_72656C79  # "paymrely": one relay leader per database
 CHANNEL = "payments_outbox"
-COALESCE_S = 0.005
 
 SELECT_BATCH = """
 SELECT id, event_id, topic, key, event_type, payload FROM outbox
@@ -126,9 +125,7 @@ class OutboxRelay:
                 if await self.drain_once() >= self._batch_size:
                     continue  # more is waiting: no need to sleep
                 async for _ in listen.notifies(timeout=self._poll_s, stop_after=1):
-                    # Coalesce: a few ms lets the commits of concurrent requests
-                    # join one batch instead of a relay transaction each.
-                    await asyncio.sleep(COALESCE_S)
+                    pass
 
     async def _wait_for_lock(self, conn: psycopg.AsyncConnection[Any]) -> None:
         while True:

@@ -58,20 +58,32 @@ class AttemptOut(msgspec.Struct):
     started_at: datetime
 
 
+def _ex(description: str, *examples: object) -> msgspec.Meta:
+    return msgspec.Meta(description=description, examples=list(examples))
+
+
 class TransactionOut(msgspec.Struct):
-    transaction_id: str
-    type: str
-    status: str
-    user_id: int
-    amount: str
-    currency: str
-    gateway: str | None
-    message: str | None
-    redirect_url: str | None
-    reference_id: str | None
+    """A deposit or withdrawal as the platform sees it."""
+
+    transaction_id: Annotated[str, _ex("Our id (UUIDv7)", "01a22549-51c9-7665-8c91-cf11e5775a5b")]
+    type: Annotated[str, _ex("deposit or withdrawal", "deposit")]
+    status: Annotated[str, _ex("pending, processing, completed or failed", "processing")]
+    user_id: Annotated[int, _ex("The platform's user", 1)]
+    amount: Annotated[str, _ex("Exact decimal in the currency's precision", "100.00")]
+    currency: Annotated[str, _ex("ISO 4217", "USD")]
+    gateway: Annotated[str | None, _ex("The gateway carrying it", "paypal")]
+    message: Annotated[str | None, _ex("Human-readable state", "Transaction is being processed")]
+    redirect_url: Annotated[
+        str | None,
+        _ex(
+            "Deposits: where the payer completes the payment",
+            "https://paypal.example/checkout/PA-1",
+        ),
+    ]
+    reference_id: Annotated[str | None, _ex("The gateway's own id", "PA-0000000001")]
     created_at: datetime
     updated_at: datetime
-    version: int
+    version: Annotated[int, _ex("Bumped by every state change; events carry it", 2)]
 
 
 class HistoryOut(msgspec.Struct):
@@ -94,6 +106,8 @@ class TransactionPageOut(msgspec.Struct):
 
 
 class UserBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Create a user in, or move them to, a configured country."""
+
     country: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$", examples=["US"])]
 
 

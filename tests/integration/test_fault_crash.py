@@ -5,7 +5,6 @@ did and settles the transaction (and the wallet) accordingly."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -18,13 +17,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from tests.support.api import (
-    ADMIN_KEY,
-    CLIENT_KEY,
-    ENCRYPTION_KEYS,
-    WEBHOOK_SECRETS,
-    check_invariants,
-)
+from tests.support.api import ADMIN_KEY, CLIENT_KEY, check_invariants, production_env
 from tests.support.server import free_port
 
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
@@ -32,26 +25,17 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def environment(database_url: str, api_port: int, sandbox_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
-    env.update(
-        PAYMENTS_DATABASE_URL=database_url,
+    return production_env(
+        database_url,
         PAYMENTS_PORT=str(api_port),
-        PAYMENTS_API_KEYS=CLIENT_KEY,
-        PAYMENTS_ADMIN_API_KEYS=ADMIN_KEY,
-        PAYMENTS_ENCRYPTION_KEYS=ENCRYPTION_KEYS,
         PAYMENTS_SERVE_SANDBOX="0",
         PAYMENTS_SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}/sandbox",
         PAYMENTS_SANDBOX_CALLBACK_URL=f"http://127.0.0.1:{api_port}",
-        PAYMENTS_GATEWAY_CONNECT_TIMEOUT_S="0.5",
         PAYMENTS_GATEWAY_READ_TIMEOUT_S="5",
-        PAYMENTS_RETRY_BUDGET_S="0.5",
         PAYMENTS_RECONCILE_AFTER_S="6",
         PAYMENTS_RECONCILE_INTERVAL_S="0.5",
         PAYMENTS_RELAY_POLL_S="0.2",
-        PAYMENTS_HEALTH_INTERVAL_S="0",
-        **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
     )
-    return env
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:

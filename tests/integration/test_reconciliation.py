@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,12 +14,11 @@ from tests.support.api import (
     ADMIN,
     ADMIN_KEY,
     CLIENT,
-    CLIENT_KEY,
-    ENCRYPTION_KEYS,
     WEBHOOK_SECRETS,
     attempts,
     behave,
     deposit,
+    production_env,
     serve_api,
     settle_directly,
     wait_for_status,
@@ -153,18 +151,10 @@ def test_the_reconcile_command_runs_one_pass(demo_database_url: str) -> None:
         tx = withdraw(api, 1, "30.00", "USD").json()
         behave(api, "paypal", mode="ok")
         time.sleep(2.1)  # past the reconcile deadline
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
-        env.update(
-            PAYMENTS_DATABASE_URL=demo_database_url,
-            PAYMENTS_API_KEYS=CLIENT_KEY,
-            PAYMENTS_ADMIN_API_KEYS=ADMIN_KEY,
-            PAYMENTS_ENCRYPTION_KEYS=ENCRYPTION_KEYS,
+        env = production_env(
+            demo_database_url,
             PAYMENTS_SANDBOX_URL=str(api.base_url).rstrip("/") + "/sandbox",
             PAYMENTS_RECONCILE_AFTER_S="2",
-            PAYMENTS_GATEWAY_CONNECT_TIMEOUT_S="0.5",
-            PAYMENTS_GATEWAY_READ_TIMEOUT_S="1",
-            PAYMENTS_RETRY_BUDGET_S="0.5",
-            **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
         )
         out = subprocess.run(
             [sys.executable, "-m", "entrypoints.cli", "reconcile"],

@@ -173,3 +173,27 @@ def check_invariants(
 
     report = asyncio.run(run())
     assert report.ok, "\n".join(f"{v.invariant}: {v.detail}" for v in report.violations)
+
+
+def production_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `payments` subprocess in production mode on ``database_url``.
+
+    Starts from this process's environment without any PAYMENTS_* variable,
+    adds the test secrets and fast gateway timeouts, then ``extra``.
+    """
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
+    env.update(
+        PAYMENTS_DATABASE_URL=database_url,
+        PAYMENTS_API_KEYS=CLIENT_KEY,
+        PAYMENTS_ADMIN_API_KEYS=ADMIN_KEY,
+        PAYMENTS_ENCRYPTION_KEYS=ENCRYPTION_KEYS,
+        PAYMENTS_GATEWAY_CONNECT_TIMEOUT_S="0.5",
+        PAYMENTS_GATEWAY_READ_TIMEOUT_S="1",
+        PAYMENTS_RETRY_BUDGET_S="0.5",
+        PAYMENTS_HEALTH_INTERVAL_S="0",
+        **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
+    )
+    env.update(extra)
+    return env

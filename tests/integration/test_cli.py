@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_healthy
 
 PAYMENTS = [sys.executable, "-m", "entrypoints.cli"]
 
@@ -37,16 +37,8 @@ def serve(data_dir: Path, port: int) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20  # the promise: /health within 20 s
-        while True:
-            assert proc.poll() is None, (data_dir.parent / f"serve-{port}.log").read_text()
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "serve did not answer /health within 20 s"
-            time.sleep(0.2)
+        # The promise: /health within 20 s.
+        wait_healthy(f"{base}/health", proc, data_dir.parent / f"serve-{port}.log", within_s=20)
         yield base
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -160,15 +152,7 @@ def test_api_and_worker_as_separate_processes(tmp_path: Path, demo_database_url:
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "procs.log").read_text()
-            time.sleep(0.2)
+        wait_healthy(f"{base}/health", api, tmp_path / "procs.log")
         tx = httpx.post(
             f"{base}/deposit",
             json={"user_id": 1, "amount": "3.00", "currency": "USD"},

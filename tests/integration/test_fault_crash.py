@@ -18,7 +18,7 @@ import httpx
 import psycopg
 
 from tests.support.api import ADMIN_KEY, CLIENT_KEY, check_invariants, production_env
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_healthy
 
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -36,19 +36,6 @@ def environment(database_url: str, api_port: int, sandbox_port: int) -> dict[str
         PAYMENTS_RECONCILE_INTERVAL_S="0.5",
         PAYMENTS_RELAY_POLL_S="0.2",
     )
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        assert proc.poll() is None, log.read_text()[-3000:]
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.1)
 
 
 @contextmanager

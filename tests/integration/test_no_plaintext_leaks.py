@@ -16,7 +16,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer
 
 from tests.support.api import ADMIN_KEY, CLIENT_KEY, ENCRYPTION_KEYS, WEBHOOK_SECRETS
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_healthy
 
 IBAN = "DE89370400440532013000"
 PAN = "4111111111111111"  # a Luhn-valid test card number
@@ -87,15 +87,7 @@ def test_no_plaintext_destination_or_secret_anywhere(
         client = {"Authorization": f"Bearer {CLIENT_KEY}"}
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
+            wait_healthy(f"{base}/health", proc, log_path)
             with httpx.Client(base_url=base, timeout=10) as api:
                 funding = api.post(
                     "/deposit",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 import uvicorn
 from litestar import Litestar
 
@@ -44,3 +47,19 @@ def running(app: Litestar, port: int) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, within_s: float = 20) -> None:
+    """Wait until a subprocess answers ``url`` with 200; fail with its log otherwise."""
+    deadline = time.monotonic() + within_s
+    while True:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, (
+            f"no answer on {url} within {within_s:g} s\n" + log.read_text()[-3000:]
+        )
+        time.sleep(0.1)

@@ -82,13 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     try:
         if args.command == "serve":
-            overrides: dict[str, object] = {}
-            if args.host:
-                overrides["host"] = args.host
-            if args.port:
-                overrides["port"] = args.port
-            if overrides:
-                settings = load_settings_with(settings, overrides)
+            if args.host or args.port:
+                settings = settings_for(args.host, args.port)
             from entrypoints.serve import serve
 
             return serve(settings)
@@ -120,15 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
 
 
-def load_settings_with(settings: Settings, overrides: dict[str, object]) -> Settings:
+def settings_for(host: str | None, port: int | None) -> Settings:
     """Re-read settings so derived values (the sandbox URL) follow --host/--port."""
     import os
 
     env = dict(os.environ)
-    if "host" in overrides:
-        env["PAYMENTS_HOST"] = str(overrides["host"])
-    if "port" in overrides:
-        env["PAYMENTS_PORT"] = str(overrides["port"])
+    if host:
+        env["PAYMENTS_HOST"] = host
+    if port:
+        env["PAYMENTS_PORT"] = str(port)
     return load_settings(env)
 
 

@@ -16,6 +16,3 @@ class GatewayRegistry:
 
     def get(self, gateway_id: str) -> PaymentProvider | None:
         return self._providers.get(gateway_id)
-
-    def ids(self) -> list[str]:
-        return sorted(self._providers)

@@ -41,18 +41,23 @@ class ApiKeys:
         return found
 
 
-def _role(connection: ASGIConnection[Any, Any, Any, Any]) -> Role:
-    header = connection.headers.get("authorization", "")
+def bearer_key(header: str) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, or None."""
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    return key.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _role(connection: ASGIConnection[Any, Any, Any, Any]) -> Role:
+    key = bearer_key(connection.headers.get("authorization", ""))
+    if key is None:
         raise NotAuthorizedException("missing API key: send 'Authorization: Bearer <key>'")
     keys: ApiKeys = connection.app.state["api_keys"]
-    role = keys.role_of(key.strip())
+    role = keys.role_of(key)
     if role is None:
         raise NotAuthorizedException("unknown API key")
     # Who is acting, for the audit trail and logs: the role and a short digest
     # of the key (enough to tell keys apart, useless to an attacker).
-    set_actor(f"{role.value}:{_digest(key.strip()).hex()[:10]}")
+    set_actor(f"{role.value}:{_digest(key).hex()[:10]}")
     return role
 
 

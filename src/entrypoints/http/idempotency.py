@@ -17,7 +17,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from application.idempotency import fingerprint, is_decision, scope_of, valid_key
 from application.ports import IdempotencyStore, StoredResponse
 from domain.errors import ServiceUnavailable
-from entrypoints.http.auth import ApiKeys
+from entrypoints.http.auth import ApiKeys, bearer_key
 from entrypoints.http.dependencies import resolve
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class IdempotencyMiddleware:
             return
         headers = dict(scope["headers"])
         raw_key = headers.get(HEADER)
-        api_key = _bearer(headers.get(b"authorization", b""))
+        api_key = bearer_key(headers.get(b"authorization", b"").decode("latin-1"))
         state = scope["app"].state
         keys: ApiKeys = state["api_keys"]
         if raw_key is None or api_key is None or keys.role_of(api_key) is None:
@@ -158,11 +158,6 @@ class IdempotencyMiddleware:
                     log.warning("could not release idempotency key", exc_info=True)
         await send(start)
         await send({"type": "http.response.body", "body": response_body})
-
-
-def _bearer(header: bytes) -> str | None:
-    scheme, _, token = header.decode("latin-1").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:

@@ -1,13 +1,14 @@
 """``uv run python -m bench``: set everything up, sweep the rates, write the report.
 
 Order of a run: PostgreSQL (+ migrations, demo data, bench users), sandbox
-PSPs, the service (granian or uvicorn, N workers), optionally Kafka; then the
-PostgreSQL commit ceiling (pgbench -N), a warm-up, the framework ceiling
-(``GET /health`` at the same rates and with a closed loop at full speed), the
-deposit sweep (open model, each step settled: every deposit's callback
-applied before the next step), optional refinement between the last passing
-and the first failing rate, an optional py-spy profile step, and a burst of
-signed callbacks POSTed directly to measure how fast callbacks are applied.
+PSPs (``--sandbox-workers`` processes on one port), the service (granian or
+uvicorn, N workers), optionally Kafka; then the PostgreSQL commit ceiling
+(pgbench -N), a warm-up, the framework ceiling (``GET /health`` at the same
+rates and with a closed loop at full speed), the deposit sweep (open model,
+each step settled: every deposit's callback applied before the next step),
+optional refinement between the last passing and the first failing rate, an
+optional py-spy profile step, and a burst of signed callbacks POSTed directly
+to measure how fast callbacks are applied.
 Writes ``bench/results/<timestamp>.json``, ``.md`` and ``.png``.
 """
 
@@ -74,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rates", help=f"deposit rates per second (default {DEFAULT_RATES})")
     p.add_argument("--duration", type=float, help="seconds per step (default 15; --quick 4)")
     p.add_argument("--workers", type=int, default=2, help="service worker processes")
+    p.add_argument(
+        "--sandbox-workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="sandbox PSP processes sharing its port (payments sandbox --workers N; default 2)",
+    )
     p.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
     p.add_argument("--gateway-latency-ms", type=int, default=50, help="sandbox answer latency")
     p.add_argument("--callback-delay-ms", type=int, default=200, help="sandbox callback delay")
@@ -138,6 +146,7 @@ class Harness:
         self.stack = Stack(
             server=args.server,
             workers=args.workers,
+            sandbox_workers=args.sandbox_workers,
             gateway_latency_ms=args.gateway_latency_ms,
             callback_delay_ms=args.callback_delay_ms,
             kafka=args.kafka,
@@ -299,8 +308,9 @@ class Harness:
 
         It retries each undelivered callback with backoff for about a minute,
         which slows its payment answers (the next steps' gateway time). It is
-        not restarted instead: a new sandbox numbers its PSP references from 1
-        again, and Adyen-style callbacks are deduplicated by reference.
+        not restarted instead: a new sandbox starts with an empty ledger, and
+        (before its references were seeded from the clock) numbered them from 1
+        again, while Adyen-style callbacks are deduplicated by reference.
         """
         tree = self.stack.sandbox_tree
         assert tree is not None
@@ -621,6 +631,7 @@ class Harness:
             "timestamp": self.timestamp,
             "server": self.args.server,
             "workers": self.args.workers,
+            "sandbox_workers": self.args.sandbox_workers,
             "gateway_latency_ms": self.args.gateway_latency_ms,
             "callback_delay_ms": self.args.callback_delay_ms,
             "duration_s": duration,

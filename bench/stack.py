@@ -2,7 +2,8 @@
 
 PostgreSQL (a given URL or the embedded server in a temporary directory),
 migrations, demo data and extra users, optionally a Kafka broker, the sandbox
-PSPs in a process of their own with a fixed latency, and the service under a
+PSPs in processes of their own (``payments sandbox --workers N``, one process
+tree) with a fixed latency, and the service under a
 production server (granian or uvicorn, N workers) built by
 ``entrypoints.asgi:create``. All on loopback; every process started here is
 stopped here, by its own id.
@@ -223,6 +224,7 @@ class Stack:
 
     server: Server = "granian"
     workers: int = 2
+    sandbox_workers: int = 2
     gateway_latency_ms: int = 50
     callback_delay_ms: int = 200
     kafka: bool = False
@@ -396,12 +398,14 @@ class Stack:
         say(f"starting the sandbox PSPs on :{self.sandbox_port}")
         log = self.workdir / "sandbox.log"
         env = {**self.base_env(), "PAYMENTS_LOG_LEVEL": "WARNING"}
-        cmd = [sys.executable, "-m", "entrypoints.cli", "sandbox", "--port", str(self.sandbox_port)]
-        self.sandbox = _spawn(cmd, env, log)
-        wait_http(
-            f"http://127.0.0.1:{self.sandbox_port}/sandbox/paypal/health", self.sandbox, 30, log
-        )
+        port, workers = str(self.sandbox_port), str(self.sandbox_workers)
+        cmd = [sys.executable, "-m", "entrypoints.cli", "sandbox", "--port", port]
+        self.sandbox = _spawn([*cmd, "--workers", workers], env, log)
+        health = f"http://127.0.0.1:{self.sandbox_port}/sandbox/paypal/health"
+        wait_http(health, self.sandbox, 30, log)
+        # Its workers are children of the spawned process: one tree holds the sandbox's CPU.
         self.sandbox_tree = ProcessTree(self.sandbox.pid)
+        _wait_workers(health, self.sandbox_workers, 30, log)
 
     def service_command(self) -> list[str]:
         host, port, workers = "127.0.0.1", str(self.service_port), str(self.workers)
@@ -488,6 +492,19 @@ class Stack:
             )
             if status != 200:
                 raise RuntimeError(f"sandbox behaviour for {gid}: {status} {answer}")
+
+
+def _wait_workers(url: str, workers: int, timeout: float, log: Path) -> None:
+    """Until ``workers`` distinct sandbox processes have answered (``X-Sandbox-Worker``)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(seen)} of {workers} sandbox workers up; log:\n{tail(log)}")
+        # A new connection each time, so any worker may take it.
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback
+            seen.add(answer.headers.get("X-Sandbox-Worker", ""))
+        time.sleep(0.02)
 
 
 def _spawn(cmd: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:

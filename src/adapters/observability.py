@@ -28,6 +28,18 @@ GATEWAY_CALL_SECONDS = Histogram(
     ["gateway"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+GATEWAY_FAILURES_EXCUSED = Counter(
+    "payments_gateway_failures_excused_total",
+    "Failed gateway calls not held against the gateway's breaker because the cause was "
+    "ours: pool_exhausted (our connection pool to it) or loop_lag (our event loop stalled).",
+    ["gateway", "reason"],
+)
+HTTP_SHED = Counter(
+    "payments_http_shed_total",
+    "Requests refused at once (503 + Retry-After) because this worker already ran its "
+    "cap of them concurrently: admission control, by kind (payment, callback).",
+    ["kind"],
+)
 TRANSACTIONS = Counter(
     "payments_transactions_total",
     "Transactions answered by the API, by type and resulting status.",
@@ -38,6 +50,15 @@ OUTBOX_PUBLISHED = Counter(
 )
 OUTBOX_BACKLOG = Gauge("payments_outbox_backlog", "Outbox messages not yet published.")
 OUTBOX_LAG = Gauge("payments_outbox_lag_seconds", "Age of the oldest unpublished outbox message.")
+SETTLEMENT_BACKLOG = Gauge(
+    "payments_settlement_backlog",
+    "Callbacks received but not yet applied (those waiting for a retry included).",
+)
+SETTLEMENT_OLDEST = Gauge(
+    "payments_settlement_oldest_unapplied_seconds",
+    "Age of the oldest callback received but not yet applied; /ready is degraded past "
+    "PAYMENTS_SETTLEMENT_DEGRADED_AFTER_S.",
+)
 CALLBACKS_APPLIED = Counter(
     "payments_callbacks_applied_total",
     "Verified callbacks processed by the worker, by result.",

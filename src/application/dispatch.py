@@ -18,7 +18,6 @@ import logging
 import time
 
 from application.log_context import bind_transaction
-from application.persistence import store
 from application.ports import (
     Clock,
     GatewayResult,
@@ -53,7 +52,7 @@ class GatewayDispatcher:
                 log.warning("no adapter for gateway %s; skipping", route.gateway_id)
                 continue
             attempt = tx.begin_attempt(route.gateway_id, self._clock.now())
-            await self._save(tx, new=attempt.number == 1)
+            await self._save(tx)
             instruction = PaymentInstruction(
                 transaction_id=tx.id,
                 reference=attempt.reference,
@@ -76,7 +75,10 @@ class GatewayDispatcher:
                 tries=result.tries,
             )
             now = self._clock.now()
-            log.info(
+            # Accepted attempts are the common case (and in the audit trail):
+            # DEBUG keeps them out of the hot path's log formatting.
+            log.log(
+                logging.DEBUG if result.outcome is AttemptOutcome.ACCEPTED else logging.INFO,
                 "%s attempt %d at %s: %s in %d ms",
                 tx.type,
                 attempt.number,
@@ -121,8 +123,7 @@ class GatewayDispatcher:
                 result.outcome,
                 tx.id,
             )
-        if not tx.attempts:
-            await self._save(tx, new=True)
+        # One unit of work: created (if no adapter was found at all) and failed.
         tx.fail(message="No payment gateway is available", now=self._clock.now())
         await self._save(tx)
         raise GatewaysUnavailable(tx.message or "unavailable", transaction_id=tx.id)
@@ -165,12 +166,11 @@ class GatewayDispatcher:
                         )
                 if current.redirect_url is None:
                     current.redirect_url = tx.redirect_url
-                await uow.transactions.save(current)
                 await uow.commit()
             log.info("transaction %s was settled by its gateway during the call", tx.id)
             return current
 
-    async def _save(self, tx: Transaction, *, new: bool = False) -> None:
+    async def _save(self, tx: Transaction) -> None:
         async with self._uow() as uow:
-            await store(uow, tx, new=new)
+            await uow.transactions.add(tx)
             await uow.commit()

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
-from domain.ledger import Balance, Journal
+from domain.ledger import Balance
 from domain.routing import GatewayRoute, Priority
 from domain.transaction import (
     AttemptOutcome,
     Transaction,
-    TransactionEvent,
     TransactionStatus,
     TransactionType,
 )
@@ -35,20 +35,29 @@ class PageCursor:
 
 
 class TransactionRepository(Protocol):
-    """Transactions and their attempts; saving also queues their events."""
+    """Transactions and their attempts, kept track of by the unit of work.
+
+    Every aggregate loaded through ``get``/``get_many`` or given to ``add`` is
+    written at ``commit()`` with everything its changes require (see
+    application/changes.py).
+    """
 
     async def add(self, tx: Transaction) -> None:
-        """Insert a new transaction, its attempts and its recorded events."""
+        """Track ``tx``: inserted at commit when never stored, else updated.
 
-    async def save(self, tx: Transaction) -> None:
-        """Update state and attempts, then queue the recorded events.
-
-        Optimistic lock: raises ConcurrentUpdate when the stored version is no
-        longer ``tx.loaded_version`` (someone else changed it meanwhile).
+        The update is guarded by an optimistic lock: commit raises
+        ConcurrentUpdate when the stored version is no longer
+        ``tx.loaded_version`` (someone else changed it meanwhile). The actor
+        bound now (application.log_context) is the one its audit entries name.
         """
 
     async def get(self, transaction_id: str) -> Transaction | None:
         """The transaction with its attempts, or None."""
+
+    async def get_many(
+        self, transaction_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, Transaction]:
+        """Those that exist, by the ids given; ``lock`` holds their rows until commit."""
 
     async def list(
         self,
@@ -117,15 +126,14 @@ class RoutingRepository(Protocol):
 
 
 class Ledger(Protocol):
-    """The double-entry wallet ledger (see domain/ledger.py)."""
+    """The double-entry wallet ledger (see domain/ledger.py).
 
-    async def post(self, journal: Journal) -> bool:
-        """Book the journal once; False when this (transaction, kind) was booked already.
-
-        Raises InsufficientFunds when a user account would go below zero; the
-        check and the update are one atomic step, so concurrent withdrawals
-        cannot overspend.
-        """
+    Journals are booked by the unit of work's commit from the transactions'
+    events; commit raises InsufficientFunds when a user account would go
+    below zero (check and update are one atomic step, so concurrent
+    withdrawals cannot overspend) and LedgerLimitExceeded when a balance
+    would leave the stored range.
+    """
 
     async def balances(self, user_id: int) -> list[Balance]:
         """Available and held balance per currency."""
@@ -146,10 +154,11 @@ class GatewayCallback:
 
 
 class EventOutbox(Protocol):
-    """Messages written in the same database transaction as the state they describe."""
+    """Messages written in the same database transaction as the state they describe.
 
-    async def put(self, events: Sequence[TransactionEvent]) -> None:
-        """Queue transaction lifecycle events for the relay."""
+    Lifecycle events are written by the unit of work's commit; this port
+    carries verified callbacks to the worker that applies them.
+    """
 
     async def put_callback(self, callback: GatewayCallback) -> None:
         """Queue a verified callback for the worker that applies it."""
@@ -173,17 +182,43 @@ class MessagePublisher(Protocol):
         """Deliver all of them, in order, or raise (the relay then retries them)."""
 
 
+@dataclass(frozen=True, slots=True)
+class InboxState:
+    status: str  # received | applied | duplicate | flagged | quarantined
+    apply_attempts: int  # applies that raised so far
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementBacklog:
+    unapplied: int  # callbacks received, not yet applied (retries included)
+    oldest_s: float  # age of the oldest of them; 0 when none
+
+
 class CallbackInbox(Protocol):
     """Every callback received, raw body encrypted, once per (gateway, event id)."""
 
     async def add(self, callback: GatewayCallback, raw_body: bytes) -> bool:
         """Store it; False when this (gateway, event id) was received before."""
 
+    async def lock(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], InboxState]:
+        """The state of each known (gateway, event id), locked until commit."""
+
     async def status_of(self, gateway_id: str, event_id: str) -> str | None:
-        """received | applied | duplicate | flagged, or None when unknown."""
+        """received | applied | duplicate | flagged | quarantined, or None when unknown."""
 
     async def resolve(self, gateway_id: str, event_id: str, status: str, detail: str) -> None:
-        """Record how the callback was dealt with."""
+        """Record how the callback was dealt with (with the commit)."""
+
+    async def record_failure(
+        self, gateway_id: str, event_id: str, error: str, retry_at: datetime | None
+    ) -> None:
+        """Count a failed apply; retry at ``retry_at``, or quarantine it when None."""
+
+    async def due_for_retry(self, now: datetime, limit: int) -> list[GatewayCallback]:
+        """Callbacks whose apply failed and whose retry is due, oldest first."""
+
+    async def backlog(self) -> SettlementBacklog:
+        """How far settlement is behind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +257,8 @@ class IssueLog(Protocol):
 
     async def flag(
         self, transaction_id: str, gateway_id: str | None, kind: str, detail: str
-    ) -> bool:
-        """Record a finding once per (transaction, gateway, kind); False if known."""
+    ) -> None:
+        """Record a finding once per (transaction, gateway, kind), with the commit."""
 
     async def list(self, *, open_only: bool, limit: int) -> builtins.list[ReconciliationIssue]:
         """Newest first."""
@@ -265,7 +300,15 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     async def commit(self) -> None:
-        """Make everything done in this unit durable."""
+        """Write every tracked change and make it durable, all or nothing."""
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """Changes made in the block are written at its end, or (if it raises) undone.
+
+        Lets one unit apply many independent changes (a batch of callbacks)
+        so that one that fails does not take the others with it; aggregates
+        whose writes were undone are read again on next access.
+        """
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

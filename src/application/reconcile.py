@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from application.log_context import bind_actor, bind_transaction
-from application.persistence import store
 from application.ports import (
     Clock,
     GatewayStatus,
@@ -170,7 +169,7 @@ class Reconcile:
                     message="Accepted by the gateway (found by reconciliation)",
                     now=now,
                 )
-            await store(uow, tx)
+            await uow.transactions.add(tx)
             return "still processing"
         result = await settle_in(
             uow,
@@ -200,7 +199,7 @@ class Reconcile:
                 )
             await uow.transactions.mark_reconciled(tx.id, [attempt.number])
         tx.fail(message="The gateway never received this payment", now=self._clock.now())
-        await store(uow, tx)  # releases a withdrawal's hold
+        await uow.transactions.add(tx)  # the commit releases a withdrawal's hold
         return "failed"
 
     # -- sweep 2: attempts we fell back from -----------------------------------------

@@ -1,7 +1,7 @@
 """Apply a gateway's final word (status inquiry, operator) to a transaction.
 
 The guarded rules live in ``Transaction.settle``; this use case adds the unit
-of work, ledger movements (via persistence.store) and optimistic-lock retries.
+of work (whose commit books the ledger movements) and optimistic-lock retries.
 Callbacks take the same path through ``apply_callback``.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from application.persistence import store
 from application.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from domain.errors import ConcurrentUpdate, NotFound
 from domain.transaction import SettleOutcome, Transaction, TransactionStatus
@@ -56,7 +55,7 @@ async def settle_in(
         reference_id=command.reference_id,
     )
     if outcome == "applied":
-        await store(uow, tx)
+        await uow.transactions.add(tx)
     return SettleResult(tx, outcome)
 
 

@@ -38,6 +38,12 @@ class InsufficientFunds(InvalidInput):
     code = "insufficient-funds"
 
 
+class LedgerLimitExceeded(InvalidInput):
+    """A balance would leave the range the ledger can store (a hostile or absurd amount)."""
+
+    code = "ledger-limit-exceeded"
+
+
 class IllegalTransition(PaymentError):
     """A state change the transaction state machine forbids."""
 

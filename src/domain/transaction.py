@@ -104,6 +104,9 @@ class Transaction:
     # The version last read from or written to storage (0: never stored); the
     # repository's optimistic lock compares against it.
     loaded_version: int = 0
+    # Numbers of the attempts opened or settled since the last write: the
+    # unit of work writes only those (see pull_changed_attempts).
+    changed_attempts: set[int] = field(default_factory=set, repr=False)
 
     @classmethod
     def create(
@@ -149,6 +152,7 @@ class Transaction:
             started_at=now,
         )
         self.attempts.append(attempt)
+        self.changed_attempts.add(number)
         return attempt
 
     def settle_attempt(
@@ -171,6 +175,7 @@ class Transaction:
         attempt.latency_ms = latency_ms
         attempt.error_code = error_code
         attempt.tries = tries
+        self.changed_attempts.add(number)
 
     # -- state transitions --------------------------------------------------
     def mark_processing(
@@ -276,6 +281,16 @@ class Transaction:
         """Hand the recorded events to the unit of work, exactly once."""
         events, self.events = self.events, []
         return events
+
+    def pull_changed_attempts(self) -> list[Attempt]:
+        """The attempts opened or settled since the last write, exactly once."""
+        numbers, self.changed_attempts = self.changed_attempts, set()
+        return [self.attempts[n - 1] for n in sorted(numbers)]
+
+    @property
+    def is_new(self) -> bool:
+        """Never stored yet: the unit of work inserts it instead of updating."""
+        return self.loaded_version == 0
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -57,13 +57,29 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser(
         "sandbox",
         help="run only the sandbox gateways",
-        description="Serve the simulated PSPs under /sandbox/{gateway_id}/ on their own.",
+        description="Serve the simulated PSPs under /sandbox/{gateway_id}/ on their own. "
+        "With --workers N, N processes share the port and one state (behaviours, ledger, "
+        "PSP reference numbering), so they answer as one PSP.",
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="listen address")
     sandbox.add_argument("--port", type=int, default=8090, help="listen port (default 8090)")
+    sandbox.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="processes serving the port (default 1)",
+    )
     add_keys_parser(sub)
     add_check_parser(sub)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _configure_logging(level: str) -> None:
@@ -102,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             from entrypoints.serve import serve_sandbox
 
-            return serve_sandbox(settings, args.host, args.port)
+            return serve_sandbox(settings, args.host, args.port, args.workers)
         if args.command == "keys":
             return run_keys(args, settings)
         if args.command == "check":

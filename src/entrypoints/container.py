@@ -1,7 +1,9 @@
 """The composition root: the only place that knows every concrete adapter.
 
-Resources (database pool, HTTP client) start and stop with the app lifespan;
-use cases are factories, built per request. Tests override providers with
+Resources (database pool, HTTP client) start and stop with the app lifespan.
+Use cases on the hot path (deposit, withdrawal, callbacks) hold no state of
+their own, so they are built once (Singleton) instead of per request; the
+rest are factories. Tests override providers with
 in-memory fakes (``container.uow_factory.override(...)``).
 """
 
@@ -16,7 +18,7 @@ from adapters.postgres.pool import pool_resource
 from adapters.postgres.relay import OutboxRelay
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.system import SystemClock, UuidV7Generator
-from application.apply_callback import ApplyCallback
+from application.apply_callback import ApplyCallbacks, RetryPolicy
 from application.country_routing import GetCountryGateways, SetCountryGateways
 from application.deposit import Deposit
 from application.dispatch import GatewayDispatcher
@@ -27,8 +29,10 @@ from application.list_issues import ListIssues
 from application.list_transactions import ListTransactions
 from application.receive_callback import ReceiveCallback
 from application.reconcile import Reconcile
+from application.retry_callbacks import RetryCallbacks
 from application.route_cache import RouteCache
 from application.settle import SettleTransaction
+from application.settlement_backlog import GetSettlementBacklog
 from application.start_payment import StartPayment
 from application.upsert_user import UpsertUser
 from application.withdraw import Withdraw
@@ -67,9 +71,24 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(UuidV7Generator)
 
     verifiers = providers.Singleton(build_verifiers, settings)
-    apply_callback = providers.Factory(ApplyCallback, uow=uow_factory, clock=clock)
-    receive_callback = providers.Factory(ReceiveCallback, uow=uow_factory, verifiers=verifiers)
-    publisher = providers.Resource(publisher_resource, settings, apply_callback)
+    callback_retry = providers.Singleton(
+        RetryPolicy,
+        max_attempts=settings.provided.callback_max_attempts,
+        base_s=settings.provided.callback_retry_base_s,
+    )
+    apply_callbacks = providers.Singleton(
+        ApplyCallbacks, uow=uow_factory, clock=clock, retry=callback_retry
+    )
+    retry_callbacks = providers.Singleton(
+        RetryCallbacks, uow=uow_factory, apply=apply_callbacks, clock=clock
+    )
+    settlement_backlog = providers.Singleton(
+        GetSettlementBacklog,
+        uow=uow_factory,
+        threshold_s=settings.provided.settlement_degraded_after_s,
+    )
+    receive_callback = providers.Singleton(ReceiveCallback, uow=uow_factory, verifiers=verifiers)
+    publisher = providers.Resource(publisher_resource, settings, apply_callbacks)
     relay = providers.Singleton(
         OutboxRelay,
         pool=db_pool,
@@ -77,18 +96,19 @@ class Container(containers.DeclarativeContainer):
         publisher=publisher,
         poll_interval_s=settings.provided.relay_poll_s,
     )
-    callback_consumer = providers.Singleton(build_consumer, settings, apply_callback)
+    callback_consumer = providers.Singleton(build_consumer, settings, apply_callbacks)
     readiness = providers.Singleton(
         Readiness,
         database=database,
         publisher=publisher,
         kafka_configured=providers.Callable(lambda s: bool(s.kafka_bootstrap_servers), settings),
+        settlement=settlement_backlog,
     )
 
-    dispatcher = providers.Factory(
+    dispatcher = providers.Singleton(
         GatewayDispatcher, uow=uow_factory, providers=gateways, clock=clock
     )
-    start_payment = providers.Factory(
+    start_payment = providers.Singleton(
         StartPayment,
         uow=uow_factory,
         dispatcher=dispatcher,
@@ -97,8 +117,8 @@ class Container(containers.DeclarativeContainer):
         ids=ids,
         cache=route_cache,
     )
-    deposit = providers.Factory(Deposit, payments=start_payment)
-    withdraw = providers.Factory(Withdraw, payments=start_payment)
+    deposit = providers.Singleton(Deposit, payments=start_payment)
+    withdraw = providers.Singleton(Withdraw, payments=start_payment)
     settle = providers.Factory(SettleTransaction, uow=uow_factory, clock=clock)
     reconcile = providers.Factory(
         Reconcile,
@@ -108,7 +128,7 @@ class Container(containers.DeclarativeContainer):
         stuck_after_s=settings.provided.reconcile_after_s,
     )
     list_issues = providers.Factory(ListIssues, uow=uow_factory)
-    get_transaction = providers.Factory(GetTransaction, uow=uow_factory)
+    get_transaction = providers.Singleton(GetTransaction, uow=uow_factory)
     list_transactions = providers.Factory(ListTransactions, uow=uow_factory)
     get_balances = providers.Factory(GetBalances, uow=uow_factory)
     upsert_user = providers.Factory(UpsertUser, uow=uow_factory, cache=route_cache)

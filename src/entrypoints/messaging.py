@@ -11,7 +11,7 @@ from adapters.gateways.callbacks import (
 )
 from adapters.kafka.consumer import CallbackConsumer
 from adapters.kafka.publisher import KafkaPublisher
-from application.apply_callback import ApplyCallback
+from application.apply_callback import ApplyCallbacks
 from application.ports import CallbackVerifier, MessagePublisher
 from entrypoints.inprocess import InProcessPublisher
 from entrypoints.settings import Settings
@@ -29,11 +29,11 @@ def build_verifiers(settings: Settings) -> CallbackVerifierRegistry:
 
 
 async def publisher_resource(
-    settings: Settings, apply_callback: ApplyCallback
+    settings: Settings, apply_callbacks: ApplyCallbacks
 ) -> AsyncIterator[MessagePublisher]:
     """Kafka when configured; otherwise the same relay dispatches in-process."""
     if not settings.kafka_bootstrap_servers:
-        yield InProcessPublisher(apply_callback)
+        yield InProcessPublisher(apply_callbacks)
         return
     publisher = KafkaPublisher(
         settings.kafka_bootstrap_servers, settings.kafka_topic_prefix, settings.kafka_partitions
@@ -44,12 +44,12 @@ async def publisher_resource(
         await publisher.aclose()
 
 
-def build_consumer(settings: Settings, apply_callback: ApplyCallback) -> CallbackConsumer | None:
+def build_consumer(settings: Settings, apply_callbacks: ApplyCallbacks) -> CallbackConsumer | None:
     if not settings.kafka_bootstrap_servers:
         return None
     return CallbackConsumer(
         settings.kafka_bootstrap_servers,
-        apply_callback.execute,
+        apply_callbacks.execute,
         group_id=settings.kafka_group_id,
         topic_prefix=settings.kafka_topic_prefix,
     )

@@ -13,15 +13,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from adapters.postgres.migrator import load_demo_data, migrate
 from entrypoints.container import make_container
-from entrypoints.embedded import embedded_settings, with_stored_secrets
+from entrypoints.embedded import embedded_settings
 from entrypoints.http.app import create_app
-from entrypoints.http.auth import admin_guard
 from entrypoints.http.dependencies import resolve
 from entrypoints.logging_setup import add_secrets, secret_values
-from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.callbacks import CallbackSender
 from entrypoints.sandbox.psp import Sandbox
-from entrypoints.sandbox.soap import soap_controller
 from entrypoints.settings import Settings, SettingsError, require_production_secrets
 from entrypoints.workers import start_workers, stop_workers
 
@@ -185,36 +182,12 @@ def run_migrations(settings: Settings) -> int:
     return 0
 
 
-def serve_sandbox(settings: Settings, host: str, port: int) -> int:
-    """Only the sandbox PSPs (e.g. on another port, to call the API over the network)."""
-    from litestar import Litestar as App
-    from litestar.datastructures import State
+def serve_sandbox(settings: Settings, host: str, port: int, workers: int = 1) -> int:
+    """Only the sandbox PSPs (e.g. on another port, to call the API over the network).
 
-    from entrypoints.http.auth import ApiKeys
-    from entrypoints.http.problems import EXCEPTION_HANDLERS
+    ``workers`` processes share the port and one state file, so they answer
+    as one PSP (``entrypoints.sandbox.server``).
+    """
+    from entrypoints.sandbox.server import run_sandbox
 
-    if settings.embedded:
-        settings = with_stored_secrets(settings)
-    sandbox, sender = build_sandbox(settings)
-    app = App(
-        route_handlers=[sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        state=State({"api_keys": ApiKeys((), settings.admin_api_keys)}),
-        on_shutdown=[sender.aclose],
-        logging_config=None,
-    )
-    target = settings.sandbox_callback_url or settings.base_url
-    print(
-        f"sandbox gateways on http://{host}:{port}/sandbox/{{gateway_id}}"
-        f" (callbacks to {target}/callback/{{gateway_id}})",
-        file=sys.stderr,
-    )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        log_config=None,
-    )
-    return 0
+    return run_sandbox(settings, host, port, workers)

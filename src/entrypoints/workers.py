@@ -1,5 +1,5 @@
-"""Background workers: outbox relay, callback consumer, health checker,
-reconciler and the idempotency-key purge.
+"""Background workers: outbox relay, callback consumer, callback retries,
+health checker, reconciler and the idempotency-key purge.
 
 ``serve`` runs them beside the API; ``payments worker`` runs them alone (for
 scaling the API and the workers separately). Several worker processes are
@@ -32,6 +32,8 @@ async def start_workers(container: Container, settings: Settings) -> list[asynci
     consumer = await resolve(container.callback_consumer)
     if consumer is not None:
         tasks.append(asyncio.create_task(consumer.run_forever(), name="callback-consumer"))
+    retry_callbacks = await resolve(container.retry_callbacks)
+    tasks.append(asyncio.create_task(_every(1.0, retry_callbacks.execute), name="callback-retries"))
     if settings.reconcile_interval_s > 0:
         reconcile = await resolve(container.reconcile)
 

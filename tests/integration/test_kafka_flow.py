@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -21,7 +21,7 @@ from adapters.postgres.pool import open_pool
 from adapters.postgres.relay import OutboxRelay
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.system import SystemClock
-from application.apply_callback import ApplyCallback
+from application.apply_callback import ApplyCallbacks
 from application.ports import GatewayCallback
 from tests.support.api import (
     CLIENT,
@@ -190,7 +190,7 @@ def test_redelivery_after_a_consumer_crash_has_no_double_effect(
         pool = await open_pool(demo_database_url)
         try:
             uow = unit_of_work_factory(pool, Keyring.parse(ENCRYPTION_KEYS))
-            apply = ApplyCallback(uow, SystemClock())
+            apply = ApplyCallbacks(uow, SystemClock())
             callback = GatewayCallback("paypal", "evt_crash", tx_id, "completed", "PP", "paid")
             async with uow() as unit:
                 await unit.inbox.add(callback, b"{}")
@@ -203,8 +203,8 @@ def test_redelivery_after_a_consumer_crash_has_no_double_effect(
             group = f"{kafka_topic_prefix}crash"
             crashed = asyncio.Event()
 
-            async def apply_then_crash(cb: GatewayCallback) -> str:
-                status = await apply.execute(cb)  # applied and committed...
+            async def apply_then_crash(cbs: Sequence[GatewayCallback]) -> list[str]:
+                status = await apply.execute(cbs)  # applied and committed...
                 crashed.set()
                 await asyncio.sleep(3600)  # ...then the process dies before the offset commit
                 return status

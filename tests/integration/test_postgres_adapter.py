@@ -103,7 +103,7 @@ async def test_a_transaction_round_trips_with_its_attempts(uow: UnitOfWorkFactor
         now=NOW + 3 * SECOND,
     )
     async with uow() as unit:
-        await unit.transactions.save(tx)
+        await unit.transactions.add(tx)
         await unit.commit()
     assert tx.loaded_version == 2
 
@@ -126,13 +126,14 @@ async def test_saving_a_stale_copy_raises_concurrent_update(
 
     first.fail(message="first writer", now=NOW + SECOND)
     async with uow() as unit:
-        await unit.transactions.save(first)
+        await unit.transactions.add(first)
         await unit.commit()
 
     second.fail(message="second writer", now=NOW + 2 * SECOND)
     async with uow() as unit:
+        await unit.transactions.add(second)
         with pytest.raises(ConcurrentUpdate):
-            await unit.transactions.save(second)
+            await unit.commit()
 
     stored = await load(uow, tx_id)
     assert (stored.message, stored.version) == ("first writer", 2)
@@ -207,8 +208,12 @@ async def test_units_of_work_return_their_connection_to_the_pool(
             async with uow() as unit:
                 assert await unit.users.get(1) is not None
             async with uow() as unit:
+                stale = new_tx()
+                stale.loaded_version = 1  # claims to be stored, but is not: 0 rows match
+                stale.fail(message="nobody", now=NOW)
+                await unit.transactions.add(stale)
                 with pytest.raises(ConcurrentUpdate):
-                    await unit.transactions.save(new_tx())  # never stored: 0 rows
+                    await unit.commit()
         assert single.get_stats()["pool_available"] == 1
     finally:
         await single.close()

@@ -62,7 +62,7 @@ async def apply(world: World, callback: GatewayCallback) -> str:
     async with MemoryUnitOfWork(world.store) as uow:
         await uow.inbox.add(callback, b"raw")
         await uow.commit()
-    status: str = await world.container.apply_callback().execute(callback)
+    [status] = await world.container.apply_callbacks().execute([callback])
     return status
 
 
@@ -127,15 +127,15 @@ async def test_an_unknown_gateway_is_not_found(receiving: World) -> None:
 async def test_applying_completes_once_and_credits_once(receiving: World) -> None:
     tx = await deposit(receiving)
     callback = GatewayCallback("paypal", "evt_1", tx.id, "completed", "PP", "paid")
-    apply = receiving.container.apply_callback()
+    apply = receiving.container.apply_callbacks()
     # Redelivered message: the inbox says it was applied, nothing happens again.
     body = json_callback(tx.id)
     await receive(receiving, "paypal", body, signed(body))
-    assert [await apply.execute(callback) for _ in range(5)] == ["applied"] * 5
+    assert [(await apply.execute([callback]))[0] for _ in range(5)] == ["applied"] * 5
     assert receiving.store.transactions[tx.id].status is TransactionStatus.COMPLETED
     assert receiving.store.balances[(1, "USD", AccountKind.AVAILABLE)] == 1000
     again = GatewayCallback("paypal", "evt_2", tx.id, "completed", "PP", "paid again")
-    assert await apply.execute(again) == "duplicate"
+    assert await apply.execute([again]) == ["duplicate"]
     assert receiving.store.balances[(1, "USD", AccountKind.AVAILABLE)] == 1000
 
 
@@ -193,7 +193,7 @@ async def test_adyen_notifications_verify_and_apply(receiving: World) -> None:
         1000,
         "AD-1:AUTHORISATION:true",
     )
-    assert await receiving.container.apply_callback().execute(callback) == "applied"
+    assert await receiving.container.apply_callbacks().execute([callback]) == ["applied"]
     assert receiving.store.transactions[tx.id].status is TransactionStatus.COMPLETED
 
 

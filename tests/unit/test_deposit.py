@@ -166,11 +166,13 @@ async def test_a_callback_that_settles_during_the_call_wins(world: World) -> Non
 
     async def submit_then_callback(instruction: PaymentInstruction) -> GatewayResult:
         result = await original(instruction)
-        apply = world.container.apply_callback()
-        status = await apply.execute(
-            GatewayCallback(
-                "paypal", "evt-1", instruction.transaction_id, "completed", "PP-1", "paid"
-            )
+        apply = world.container.apply_callbacks()
+        [status] = await apply.execute(
+            [
+                GatewayCallback(
+                    "paypal", "evt-1", instruction.transaction_id, "completed", "PP-1", "paid"
+                )
+            ]
         )
         assert status == "applied"
         return result

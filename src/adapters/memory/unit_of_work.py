@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+from application.changes import TransactionChanges, collect, has_changes, written
+from application.log_context import current_actor
 from application.ports import (
     AuditEntry,
     GatewayCallback,
     GatewayInfo,
+    InboxState,
     PageCursor,
     ReconciliationIssue,
+    SettlementBacklog,
 )
-from domain.errors import ConcurrentUpdate, InsufficientFunds
+from domain.errors import ConcurrentUpdate, InsufficientFunds, LedgerLimitExceeded
 from domain.ledger import AccountKind, Balance, Journal
 from domain.routing import GatewayRoute, Priority
 from domain.transaction import (
@@ -30,6 +35,7 @@ from domain.transaction import (
 from domain.user import User
 
 BalanceKey = tuple[int | None, str, AccountKind]
+BALANCE_MAX = 2**63 - 1  # PostgreSQL BIGINT, as ledger_accounts.balance_minor
 
 
 @dataclass
@@ -57,6 +63,9 @@ class InboxRow:
     raw_body: bytes
     status: str = "received"
     detail: str = ""
+    apply_attempts: int = 0
+    next_attempt_at: datetime | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class _Staged:
@@ -99,28 +108,32 @@ class _Staged:
 class MemoryTransactionRepository:
     def __init__(self, staged: _Staged) -> None:
         self._staged = staged
+        self.tracked: dict[str, tuple[Transaction, str | None]] = {}
 
     async def add(self, tx: Transaction) -> None:
-        if tx.id in self._staged.store.transactions or tx.id in self._staged.transactions:
-            raise ConcurrentUpdate(f"transaction {tx.id} already exists")
-        self._stage(tx)
-
-    async def save(self, tx: Transaction) -> None:
-        current = self._staged.transactions.get(tx.id) or self._staged.store.transactions.get(tx.id)
-        if current is None or current.version != tx.loaded_version:
-            raise ConcurrentUpdate(f"transaction {tx.id} changed meanwhile", transaction_id=tx.id)
-        self._stage(tx)
-
-    def _stage(self, tx: Transaction) -> None:
-        self._staged.events.extend(tx.pull_events())
-        tx.loaded_version = tx.version
-        self._staged.transactions[tx.id] = copy.deepcopy(tx)
+        self.tracked[tx.id] = (tx, current_actor())
 
     async def get(self, transaction_id: str) -> Transaction | None:
-        tx = self._staged.transactions.get(transaction_id) or self._staged.store.transactions.get(
-            transaction_id
-        )
-        return copy.deepcopy(tx) if tx else None
+        return (await self.get_many([transaction_id])).get(transaction_id)
+
+    async def get_many(
+        self, transaction_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, Transaction]:
+        found: dict[str, Transaction] = {}
+        for tid in transaction_ids:
+            if tid in self.tracked:
+                found[tid] = self.tracked[tid][0]
+                continue
+            tx = self._staged.transactions.get(tid) or self._staged.store.transactions.get(tid)
+            if tx is not None:
+                copied = copy.deepcopy(tx)
+                self.tracked[tid] = (copied, None)
+                found[tid] = copied
+        return found
+
+    def forget(self, transaction_ids: Sequence[str]) -> None:
+        for tid in transaction_ids:
+            self.tracked.pop(tid, None)
 
     async def list(
         self,
@@ -194,19 +207,18 @@ class MemoryIssueLog:
 
     async def flag(
         self, transaction_id: str, gateway_id: str | None, kind: str, detail: str
-    ) -> bool:
+    ) -> None:
         known = self._staged.store.issues + self._staged.issues
         if any(
             (i.transaction_id, i.gateway_id, i.kind) == (transaction_id, gateway_id, kind)
             for i in known
         ):
-            return False
+            return
         self._staged.issues.append(
             ReconciliationIssue(
                 len(known) + 1, transaction_id, gateway_id, kind, detail, datetime.now(UTC), None
             )
         )
-        return True
 
     async def list(self, *, open_only: bool, limit: int) -> list[ReconciliationIssue]:
         rows = [i for i in self._staged.store.issues if not open_only or i.resolved_at is None]
@@ -278,7 +290,8 @@ class MemoryLedger:
     def __init__(self, staged: _Staged) -> None:
         self._staged = staged
 
-    async def post(self, journal: Journal) -> bool:
+    def book(self, journal: Journal) -> bool:
+        """Called by the unit of work's commit (the only writer of journals)."""
         booked = self._staged.store.journals + self._staged.journals
         if any(
             (j.transaction_id, j.kind) == (journal.transaction_id, journal.kind) for j in booked
@@ -292,6 +305,11 @@ class MemoryLedger:
                 and self._staged.balance(key) + posting.amount_minor < 0
             ):
                 raise InsufficientFunds(f"insufficient {a.kind.value} balance in {a.currency}")
+            if a.kind is not AccountKind.EXTERNAL and (
+                self._staged.balance(key) + posting.amount_minor > BALANCE_MAX
+            ):
+                # The database stores balances as BIGINT: the same limit here.
+                raise LedgerLimitExceeded("a balance would leave the stored range")
         for posting in journal.postings:
             a = posting.account
             key = (a.user_id, a.currency, a.kind)
@@ -321,9 +339,6 @@ class MemoryOutbox:
     def __init__(self, staged: _Staged) -> None:
         self._staged = staged
 
-    async def put(self, events: Sequence[TransactionEvent]) -> None:
-        self._staged.events.extend(events)
-
     async def put_callback(self, callback: GatewayCallback) -> None:
         self._staged.callbacks_out.append(callback)
 
@@ -346,13 +361,57 @@ class MemoryInbox:
         row = self._row((gateway_id, event_id))
         return row.status if row else None
 
+    async def lock(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], InboxState]:
+        return {
+            key: InboxState(row.status, row.apply_attempts)
+            for key in keys
+            if (row := self._row(key)) is not None
+        }
+
     async def resolve(self, gateway_id: str, event_id: str, status: str, detail: str) -> None:
         row = self._row((gateway_id, event_id))
         if row is not None:
-            self._staged.inbox[(gateway_id, event_id)] = replace(row, status=status, detail=detail)
+            self._staged.inbox[(gateway_id, event_id)] = replace(
+                row, status=status, detail=detail, next_attempt_at=None
+            )
+
+    async def record_failure(
+        self, gateway_id: str, event_id: str, error: str, retry_at: datetime | None
+    ) -> None:
+        row = self._row((gateway_id, event_id))
+        if row is not None:
+            self._staged.inbox[(gateway_id, event_id)] = replace(
+                row,
+                apply_attempts=row.apply_attempts + 1,
+                next_attempt_at=retry_at,
+                status="quarantined" if retry_at is None else row.status,
+                detail=error if retry_at is None else row.detail,
+            )
+
+    async def due_for_retry(self, now: datetime, limit: int) -> list[GatewayCallback]:
+        rows = {**self._staged.store.inbox, **self._staged.inbox}.values()
+        due = [
+            r
+            for r in rows
+            if r.status == "received" and r.next_attempt_at is not None and r.next_attempt_at <= now
+        ]
+        return [r.callback for r in sorted(due, key=lambda r: r.next_attempt_at or now)][:limit]
+
+    async def backlog(self) -> SettlementBacklog:
+        rows = [
+            r
+            for r in {**self._staged.store.inbox, **self._staged.inbox}.values()
+            if r.status == "received"
+        ]
+        if not rows:
+            return SettlementBacklog(0, 0.0)
+        oldest = min(r.received_at for r in rows)
+        return SettlementBacklog(len(rows), (datetime.now(UTC) - oldest).total_seconds())
 
 
 class MemoryUnitOfWork:
+    """Commit collects every tracked transaction's changes, like the real one."""
+
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._begin()
@@ -381,8 +440,68 @@ class MemoryUnitOfWork:
         self._begin()  # anything not committed is dropped
 
     async def commit(self) -> None:
+        changes = self._collect()
+        self._stage(changes)  # raises (nothing kept) on a lost race or an overdraft
         self._staged.apply()
+        for change in changes:
+            written(change)
         self._begin()
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        before = copy.copy(self._staged.__dict__)
+        snapshot = {k: copy.copy(v) for k, v in before.items() if k != "store"}
+        changes: list[TransactionChanges] = []
+        try:
+            yield
+            changes = self._collect()
+            self._stage(changes)
+        except BaseException:
+            for key, value in snapshot.items():
+                setattr(self._staged, key, value)
+            touched = {c.transaction.id for c in changes} | {
+                tx.id for tx, _ in self.transactions.tracked.values() if has_changes(tx)
+            }
+            self.transactions.forget(list(touched))
+            raise
+        for change in changes:
+            written(change)
+
+    def _collect(self) -> list[TransactionChanges]:
+        actor = current_actor() or "system"
+        return [
+            collect(tx, added_by or actor) for tx, added_by in self.transactions.tracked.values()
+        ]
+
+    def _stage(self, changes: list[TransactionChanges]) -> None:
+        staged = self._staged
+        for change in changes:
+            if change.empty:
+                continue
+            tx = change.transaction
+            stored = staged.transactions.get(tx.id) or staged.store.transactions.get(tx.id)
+            if change.new and stored is not None:
+                raise ConcurrentUpdate(f"transaction {tx.id} already exists")
+            if not change.new and (stored is None or stored.version != change.loaded_version):
+                raise ConcurrentUpdate(
+                    f"transaction {tx.id} changed meanwhile", transaction_id=tx.id
+                )
+            copied = copy.deepcopy(tx)
+            copied.loaded_version = copied.version
+            staged.transactions[tx.id] = copied
+            staged.events.extend(change.events)
+            for journal in change.journals:
+                self.ledger.book(journal)
+            for entry in change.audit:
+                staged.audit.append(
+                    (
+                        entry.subject_type,
+                        entry.subject_id,
+                        AuditEntry(
+                            datetime.now(UTC), entry.actor, entry.action, dict(entry.details)
+                        ),
+                    )
+                )
 
 
 class MemoryDatabase:

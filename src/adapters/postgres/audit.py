@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from adapters.postgres.session import Session
 from application.ports import AuditEntry
 
 INSERT = """
@@ -23,13 +23,14 @@ ORDER BY id
 
 
 class PostgresAuditLog:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self._conn = conn
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
     async def record(
         self, actor: str, action: str, subject_type: str, subject_id: str, details: dict[str, Any]
     ) -> None:
-        await self._conn.execute(
+        """Queued: written with the unit of work's commit."""
+        self._session.queue(
             INSERT,
             {
                 "actor": actor,
@@ -41,10 +42,10 @@ class PostgresAuditLog:
         )
 
     async def history(self, subject_type: str, subject_id: str) -> list[AuditEntry]:
-        cur = await self._conn.execute(
+        rows = await self._session.fetch(
             HISTORY, {"subject_type": subject_type, "subject_id": subject_id}
         )
         return [
-            AuditEntry(occurred_at.astimezone(UTC), actor, action, details)
-            for occurred_at, actor, action, details in await cur.fetchall()
+            AuditEntry(r["occurred_at"].astimezone(UTC), r["actor"], r["action"], r["details"])
+            for r in rows
         ]

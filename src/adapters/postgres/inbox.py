@@ -1,28 +1,69 @@
-"""CallbackInbox over PostgreSQL: raw callbacks, encrypted, once per event id."""
+"""CallbackInbox over PostgreSQL: raw callbacks, encrypted, once per event id.
+
+Besides the encrypted raw body each row keeps the verified callback's fields
+(no payer data: the same fields travel on the callbacks topic), how often
+applying it raised, and when to try again, so a callback that cannot be
+applied is retried by the settlement sweep and, past its retries,
+quarantined, while every other callback goes on.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
-from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 from adapters.crypto.keyring import Keyring
-from application.ports import GatewayCallback
+from adapters.messages import callback_envelope, callback_from_envelope
+from adapters.postgres.session import Session
+from application.ports import GatewayCallback, InboxState, SettlementBacklog
 
 INSERT = """
-INSERT INTO callback_inbox (gateway_id, event_id, transaction_id, body_enc)
-VALUES (%(gateway_id)s, %(event_id)s, %(transaction_id)s, %(body_enc)s)
+INSERT INTO callback_inbox (gateway_id, event_id, transaction_id, body_enc, callback)
+VALUES (%(gateway_id)s, %(event_id)s, %(transaction_id)s, %(body_enc)s, %(callback)s)
 ON CONFLICT ON CONSTRAINT callback_inbox_once DO NOTHING
 """
 
-STATUS = """
-SELECT status FROM callback_inbox WHERE gateway_id = %(gateway_id)s AND event_id = %(event_id)s
+# FOR UPDATE: two workers given the same callbacks serialise here, so the
+# second sees the first one's result instead of applying again. Rows are
+# locked in one order, so two batches cannot deadlock on them.
+LOCK = """
+SELECT gateway_id, event_id, status, apply_attempts FROM callback_inbox
+WHERE (gateway_id, event_id) IN (
+    SELECT * FROM unnest(%(gateway_ids)s::text[], %(event_ids)s::text[]))
+ORDER BY id
 FOR UPDATE
 """
 
 RESOLVE = """
-UPDATE callback_inbox SET status = %(status)s, detail = %(detail)s, resolved_at = now()
+UPDATE callback_inbox SET status = %(status)s, detail = %(detail)s, resolved_at = now(),
+    next_attempt_at = NULL
 WHERE gateway_id = %(gateway_id)s AND event_id = %(event_id)s
+"""
+
+# A failed apply: count it and either schedule the retry or quarantine it.
+FAILED = """
+UPDATE callback_inbox
+SET apply_attempts = apply_attempts + 1, last_error = %(error)s,
+    next_attempt_at = %(retry_at)s,
+    status = CASE WHEN %(retry_at)s::timestamptz IS NULL THEN 'quarantined' ELSE status END,
+    detail = CASE WHEN %(retry_at)s::timestamptz IS NULL THEN %(error)s ELSE detail END,
+    resolved_at = CASE WHEN %(retry_at)s::timestamptz IS NULL THEN now() ELSE resolved_at END
+WHERE gateway_id = %(gateway_id)s AND event_id = %(event_id)s
+"""
+
+DUE = """
+SELECT callback FROM callback_inbox
+WHERE status = 'received' AND next_attempt_at <= %(now)s AND callback IS NOT NULL
+ORDER BY next_attempt_at
+LIMIT %(limit)s
+"""
+
+BACKLOG = """
+SELECT count(*) AS unapplied, extract(epoch FROM now() - min(received_at)) AS oldest_s
+FROM callback_inbox WHERE status = 'received'
 """
 
 
@@ -32,42 +73,66 @@ def inbox_aad(gateway_id: str, event_id: str) -> bytes:
 
 
 class PostgresCallbackInbox:
-    def __init__(self, conn: AsyncConnection[Any], keyring: Keyring) -> None:
-        self._conn = conn
+    def __init__(self, session: Session, keyring: Keyring) -> None:
+        self._session = session
         self._keyring = keyring
 
     async def add(self, callback: GatewayCallback, raw_body: bytes) -> bool:
         body_enc = self._keyring.encrypt(
             raw_body, inbox_aad(callback.gateway_id, callback.event_id)
         )
-        async with self._conn.cursor() as cur:
-            await cur.execute(
-                INSERT,
-                {
-                    "gateway_id": callback.gateway_id,
-                    "event_id": callback.event_id,
-                    "transaction_id": callback.transaction_id,
-                    "body_enc": body_enc,
-                },
-            )
-            return cur.rowcount == 1
+        inserted = await self._session.execute(
+            INSERT,
+            {
+                "gateway_id": callback.gateway_id,
+                "event_id": callback.event_id,
+                "transaction_id": callback.transaction_id,
+                "body_enc": body_enc,
+                "callback": Jsonb(callback_envelope(uuid.uuid4(), callback)),
+            },
+        )
+        return inserted == 1
+
+    async def lock(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], InboxState]:
+        if not keys:
+            return {}
+        rows = await self._session.fetch(
+            LOCK,
+            {"gateway_ids": [g for g, _ in keys], "event_ids": [e for _, e in keys]},
+            lock=True,
+        )
+        return {
+            (r["gateway_id"], r["event_id"]): InboxState(r["status"], r["apply_attempts"])
+            for r in rows
+        }
 
     async def status_of(self, gateway_id: str, event_id: str) -> str | None:
-        # FOR UPDATE: two workers given the same callback serialise here, so
-        # the second sees the first one's result instead of applying again.
-        async with self._conn.cursor() as cur:
-            await cur.execute(STATUS, {"gateway_id": gateway_id, "event_id": event_id})
-            row = await cur.fetchone()
-        return str(row[0]) if row else None
+        state = (await self.lock([(gateway_id, event_id)])).get((gateway_id, event_id))
+        return state.status if state else None
 
     async def resolve(self, gateway_id: str, event_id: str, status: str, detail: str) -> None:
-        async with self._conn.cursor() as cur:
-            await cur.execute(
-                RESOLVE,
-                {
-                    "gateway_id": gateway_id,
-                    "event_id": event_id,
-                    "status": status,
-                    "detail": detail,
-                },
-            )
+        self._session.queue(
+            RESOLVE,
+            {"gateway_id": gateway_id, "event_id": event_id, "status": status, "detail": detail},
+        )
+
+    async def record_failure(
+        self, gateway_id: str, event_id: str, error: str, retry_at: datetime | None
+    ) -> None:
+        self._session.queue(
+            FAILED,
+            {
+                "gateway_id": gateway_id,
+                "event_id": event_id,
+                "error": error[:500],
+                "retry_at": retry_at,
+            },
+        )
+
+    async def due_for_retry(self, now: datetime, limit: int) -> list[GatewayCallback]:
+        rows = await self._session.fetch(DUE, {"now": now, "limit": limit})
+        return [callback_from_envelope(r["callback"]) for r in rows]
+
+    async def backlog(self) -> SettlementBacklog:
+        rows = await self._session.fetch(BACKLOG)
+        return SettlementBacklog(int(rows[0]["unapplied"]), float(rows[0]["oldest_s"] or 0.0))

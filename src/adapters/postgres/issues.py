@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import builtins
 from datetime import UTC
-from typing import Any
 
-from psycopg import AsyncConnection
-
+from adapters.postgres.session import Session
 from application.ports import ReconciliationIssue
 
 FLAG = """
@@ -26,13 +24,14 @@ LIMIT %(limit)s
 
 
 class PostgresIssueLog:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self._conn = conn
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
     async def flag(
         self, transaction_id: str, gateway_id: str | None, kind: str, detail: str
-    ) -> bool:
-        cur = await self._conn.execute(
+    ) -> None:
+        """Queued with the commit; a finding already known is kept as it was."""
+        self._session.queue(
             FLAG,
             {
                 "transaction_id": transaction_id,
@@ -41,19 +40,18 @@ class PostgresIssueLog:
                 "detail": detail,
             },
         )
-        return cur.rowcount == 1
 
     async def list(self, *, open_only: bool, limit: int) -> builtins.list[ReconciliationIssue]:
-        cur = await self._conn.execute(LIST, {"all": not open_only, "limit": limit})
+        rows = await self._session.fetch(LIST, {"all": not open_only, "limit": limit})
         return [
             ReconciliationIssue(
-                id=row[0],
-                transaction_id=row[1],
-                gateway_id=row[2],
-                kind=row[3],
-                detail=row[4],
-                created_at=row[5].astimezone(UTC),
-                resolved_at=row[6].astimezone(UTC) if row[6] else None,
+                id=row["id"],
+                transaction_id=row["transaction_id"],
+                gateway_id=row["gateway_id"],
+                kind=row["kind"],
+                detail=row["detail"],
+                created_at=row["created_at"].astimezone(UTC),
+                resolved_at=row["resolved_at"].astimezone(UTC) if row["resolved_at"] else None,
             )
-            for row in await cur.fetchall()
+            for row in rows
         ]

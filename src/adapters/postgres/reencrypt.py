@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.crypto.keyring import VERSION, Keyring, KeyringError
 from adapters.postgres.inbox import inbox_aad
-from adapters.postgres.transactions import destination_aad
+from adapters.postgres.write_path import destination_aad
 
 # A full pass that rewrote nothing while rows remain means a transaction
 # still holds them; wait this long between passes, at most this many times.

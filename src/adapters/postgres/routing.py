@@ -6,10 +6,7 @@ Only the data lives here; ranking and eligibility are domain rules
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import AsyncConnection
-
+from adapters.postgres.session import Session
 from application.ports import GatewayInfo
 from domain.routing import GatewayRoute, Priority
 from domain.transaction import TransactionType
@@ -47,64 +44,59 @@ VALUES (%(country)s, %(gateway_id)s, %(priority)s)
 
 
 class PostgresRoutingRepository:
-    """RoutingRepository on the unit of work's connection."""
+    """RoutingRepository on the unit of work's session (writes join its transaction)."""
 
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self._conn = conn
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
     async def routes_for_country(self, country: str) -> list[GatewayRoute]:
         """Every gateway configured for the country (ordered by priority, as a courtesy)."""
-        async with self._conn.cursor() as cur:
-            await cur.execute(SELECT_ROUTES, {"country": country})
-            rows = await cur.fetchall()
+        rows = await self._session.fetch(SELECT_ROUTES, {"country": country})
         return [
             GatewayRoute(
-                gateway_id=gateway_id,
-                priority=priority,
-                operations=frozenset(TransactionType(op) for op in operations),
-                currencies=frozenset(currencies),
-                enabled=enabled,
+                gateway_id=r["gateway_id"],
+                priority=r["priority"],
+                operations=frozenset(TransactionType(op) for op in r["operations"]),
+                currencies=frozenset(r["currencies"]),
+                enabled=r["enabled"],
             )
-            for gateway_id, priority, operations, currencies, enabled in rows
+            for r in rows
         ]
 
     async def country_exists(self, country: str) -> bool:
         """Whether the country is configured at all."""
-        async with self._conn.cursor() as cur:
-            await cur.execute(COUNTRY_EXISTS, {"country": country})
-            row = await cur.fetchone()
-        return row is not None and bool(row[0])
+        rows = await self._session.fetch(COUNTRY_EXISTS, {"country": country})
+        return bool(rows and rows[0]["exists"])
 
     async def list_gateways(self) -> list[GatewayInfo]:
-        async with self._conn.cursor() as cur:
-            await cur.execute(SELECT_GATEWAYS)
-            rows = await cur.fetchall()
+        rows = await self._session.fetch(SELECT_GATEWAYS)
         return [
-            GatewayInfo(gid, name, fmt, status, frozenset(ops), frozenset(currencies))
-            for gid, name, fmt, status, ops, currencies in rows
+            GatewayInfo(
+                r["id"],
+                r["name"],
+                r["format"],
+                r["admin_status"],
+                frozenset(r["operations"]),
+                frozenset(r["currencies"]),
+            )
+            for r in rows
         ]
 
     async def set_admin_status(self, gateway_id: str, status: str) -> bool:
-        async with self._conn.cursor() as cur:
-            await cur.execute(SET_ADMIN_STATUS, {"id": gateway_id, "status": status})
-            return cur.rowcount == 1
+        return (
+            await self._session.execute(SET_ADMIN_STATUS, {"id": gateway_id, "status": status}) == 1
+        )
 
     async def country_priorities(self, country: str) -> list[Priority]:
-        async with self._conn.cursor() as cur:
-            await cur.execute(SELECT_PRIORITIES, {"country": country})
-            rows = await cur.fetchall()
-        return [Priority(gid, prio) for gid, prio in rows]
+        rows = await self._session.fetch(SELECT_PRIORITIES, {"country": country})
+        return [Priority(r["gateway_id"], r["priority"]) for r in rows]
 
     async def replace_country_priorities(self, country: str, entries: list[Priority]) -> None:
         # The (country, priority) constraint is deferred, so the old rows and the
         # new ones never clash mid-transaction.
-        async with self._conn.cursor() as cur:
-            await cur.execute(DELETE_PRIORITIES, {"country": country})
-            if entries:
-                await cur.executemany(
-                    INSERT_PRIORITY,
-                    [
-                        {"country": country, "gateway_id": e.gateway_id, "priority": e.priority}
-                        for e in entries
-                    ],
-                )
+        self._session.queue(DELETE_PRIORITIES, {"country": country})
+        for e in entries:
+            self._session.queue(
+                INSERT_PRIORITY,
+                {"country": country, "gateway_id": e.gateway_id, "priority": e.priority},
+            )

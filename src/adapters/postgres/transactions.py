@@ -1,8 +1,9 @@
 """TransactionRepository over PostgreSQL: rows in, aggregates out.
 
-Writes are guarded by an optimistic lock on ``version``; every write also
-hands the aggregate's recorded events to the outbox on the same connection,
-so state and events commit together.
+The repository only reads and keeps track: every aggregate it loads or is
+given is remembered (one object per id in a unit of work), and the unit of
+work writes their changes at commit (see write_path.py), guarded by an
+optimistic lock on ``version``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
+from psycopg import sql
 
 from adapters.crypto.keyring import Keyring
-from adapters.postgres.outbox import PostgresEventOutbox
+from adapters.postgres.session import Session
+from adapters.postgres.write_path import destination_aad
+from application.log_context import current_actor
 from application.ports import PageCursor
-from domain.errors import ConcurrentUpdate, InvalidInput
+from domain.errors import InvalidInput
 from domain.money import Money
 from domain.transaction import (
     Attempt,
@@ -30,43 +32,14 @@ from domain.transaction import (
     TransactionType,
 )
 
-INSERT_TRANSACTION = """
-INSERT INTO transactions (
-    id, type, status, user_id, amount_minor, currency, gateway_id, reference_id,
-    redirect_url, message, version, created_at, updated_at, destination_enc)
-VALUES (
-    %(id)s, %(type)s, %(status)s, %(user_id)s, %(amount_minor)s, %(currency)s,
-    %(gateway_id)s, %(reference_id)s, %(redirect_url)s, %(message)s, %(version)s,
-    %(created_at)s, %(updated_at)s, %(destination_enc)s)
-"""
-
-# Only what may change after creation; the WHERE clause is the optimistic lock.
-UPDATE_TRANSACTION = """
-UPDATE transactions
-SET status = %(status)s, gateway_id = %(gateway_id)s, reference_id = %(reference_id)s,
-    redirect_url = %(redirect_url)s, message = %(message)s, version = %(version)s,
-    updated_at = %(updated_at)s
-WHERE id = %(id)s AND version = %(loaded_version)s
-"""
-
-UPSERT_ATTEMPT = """
-INSERT INTO transaction_attempts (
-    transaction_id, attempt_no, gateway_id, idempotency_reference, outcome,
-    error_code, latency_ms, tries, started_at)
-VALUES (
-    %(transaction_id)s, %(attempt_no)s, %(gateway_id)s, %(reference)s, %(outcome)s,
-    %(error_code)s, %(latency_ms)s, %(tries)s, %(started_at)s)
-ON CONFLICT (transaction_id, attempt_no) DO UPDATE
-SET outcome = EXCLUDED.outcome, error_code = EXCLUDED.error_code,
-    latency_ms = EXCLUDED.latency_ms, tries = EXCLUDED.tries
-"""
-
-SELECT_ONE = """
+SELECT_MANY = """
 SELECT id, type, status, user_id, amount_minor, currency, gateway_id, reference_id,
        redirect_url, message, version, created_at, updated_at, destination_enc
 FROM transactions
-WHERE id = %(id)s
+WHERE id = ANY(%(ids)s)
+ORDER BY id
 """
+SELECT_MANY_FOR_UPDATE = SELECT_MANY + " FOR UPDATE"
 
 SELECT_ATTEMPTS = """
 SELECT transaction_id, attempt_no, gateway_id, idempotency_reference, outcome,
@@ -117,53 +90,55 @@ WHERE transaction_id = %(id)s AND attempt_no = ANY(%(numbers)s)
 
 
 class PostgresTransactionRepository:
-    """TransactionRepository on the unit of work's connection."""
+    """TransactionRepository on the unit of work's session, with an identity map."""
 
-    def __init__(
-        self, conn: AsyncConnection[Any], outbox: PostgresEventOutbox, keyring: Keyring
-    ) -> None:
-        self._conn = conn
-        self._outbox = outbox
+    def __init__(self, session: Session, keyring: Keyring) -> None:
+        self._session = session
         self._keyring = keyring
+        # Every aggregate this unit of work loaded or was given, by id, with
+        # the actor that changed it (audit entries name them at commit).
+        self.tracked: dict[str, tuple[Transaction, str | None]] = {}
 
     async def add(self, tx: Transaction) -> None:
-        """Insert a new transaction, its attempts and its recorded events."""
-        params = _transaction_params(tx)
-        params["destination_enc"] = (
-            self._keyring.encrypt(json.dumps(tx.destination).encode(), destination_aad(tx.id))
-            if tx.destination is not None
-            else None
-        )
-        async with self._conn.cursor() as cur:
-            await cur.execute(INSERT_TRANSACTION, params)
-        await self._write_children(tx)
-
-    async def save(self, tx: Transaction) -> None:
-        """Update state and attempts; ConcurrentUpdate if the stored version moved."""
-        async with self._conn.cursor() as cur:
-            await cur.execute(UPDATE_TRANSACTION, _transaction_params(tx))
-            if cur.rowcount == 0:
-                raise ConcurrentUpdate(
-                    f"transaction {tx.id} changed since version {tx.loaded_version}",
-                    transaction_id=tx.id,
-                )
-        await self._write_children(tx)
+        """Track ``tx``: inserted at commit if never stored, else updated (optimistic lock)."""
+        self.tracked[str(_parse_uuid(tx.id) or tx.id)] = (tx, current_actor())
 
     async def get(self, transaction_id: str) -> Transaction | None:
         """The transaction with its attempts, or None (also for a malformed id)."""
-        key = _parse_uuid(transaction_id)
-        if key is None:
-            return None
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(SELECT_ONE, {"id": key})
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        tx = (await self._with_attempts([row]))[0]
-        if row["destination_enc"] is not None:
-            plain = self._keyring.decrypt(row["destination_enc"], destination_aad(tx.id))
-            tx.destination = json.loads(plain)
-        return tx
+        return (await self.get_many([transaction_id])).get(transaction_id)
+
+    async def get_many(
+        self, transaction_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, Transaction]:
+        """Those that exist, by id; ``lock`` holds their rows until commit."""
+        found: dict[str, Transaction] = {}
+        wanted: dict[uuid.UUID, builtins.list[str]] = {}
+        for tid in dict.fromkeys(transaction_ids):
+            key = _parse_uuid(tid)
+            if key is None:
+                continue
+            if (known := self.tracked.get(str(key))) is not None:
+                found[tid] = known[0]
+            else:
+                wanted.setdefault(key, []).append(tid)
+        if wanted:
+            rows, attempts = await self._session.fetch_all(
+                [
+                    (SELECT_MANY_FOR_UPDATE if lock else SELECT_MANY, {"ids": list(wanted)}),
+                    (SELECT_ATTEMPTS, {"ids": list(wanted)}),
+                ],
+                lock=lock,
+            )
+            for tx in self._rebuild(rows, attempts):
+                self.tracked[tx.id] = (tx, None)
+                for tid in wanted[uuid.UUID(tx.id)]:  # as the caller spelled it
+                    found[tid] = tx
+        return found
+
+    def forget(self, transaction_ids: Sequence[str]) -> None:
+        """Drop aggregates whose writes were rolled back: the next read reloads them."""
+        for tid in transaction_ids:
+            self.tracked.pop(str(_parse_uuid(tid) or tid), None)
 
     async def list(
         self,
@@ -190,10 +165,13 @@ class PostgresTransactionRepository:
             params["after_created_at"] = after.created_at
             params["after_id"] = after_id
         query = sql.SQL(LIST_BASE).format(filters=sql.SQL(" AND ").join(filters))
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query + sql.SQL(LIST_ORDER), params)
-            rows = await cur.fetchall()
-        return await self._with_attempts(rows)
+        rows = await self._session.fetch(
+            (query + sql.SQL(LIST_ORDER)).as_string(self._session.conn), params
+        )
+        if not rows:
+            return []
+        attempts = await self._session.fetch(SELECT_ATTEMPTS, {"ids": [r["id"] for r in rows]})
+        return self._rebuild(rows, attempts)
 
     async def stuck(self, *, updated_before: datetime, limit: int) -> builtins.list[Transaction]:
         return await self._by_ids(STUCK_IDS, {"before": updated_before, "limit": limit})
@@ -207,43 +185,30 @@ class PostgresTransactionRepository:
         )
 
     async def mark_reconciled(self, transaction_id: str, attempt_numbers: Sequence[int]) -> None:
-        await self._conn.execute(
+        self._session.queue(
             MARK_RECONCILED, {"id": transaction_id, "numbers": builtins.list(attempt_numbers)}
         )
 
     async def _by_ids(self, query: str, params: dict[str, Any]) -> builtins.list[Transaction]:
-        cur = await self._conn.execute(query, params)
-        out = []
-        for row in await cur.fetchall():
-            tx = await self.get(str(row[0]))
-            if tx is not None:
-                out.append(tx)
-        return out
+        ids = [str(row["id"]) for row in await self._session.fetch(query, params)]
+        found = await self.get_many(ids)
+        return [found[i] for i in ids if i in found]
 
-    async def _write_children(self, tx: Transaction) -> None:
-        if tx.attempts:
-            async with self._conn.cursor() as cur:
-                await cur.executemany(UPSERT_ATTEMPT, [_attempt_params(tx, a) for a in tx.attempts])
-        await self._outbox.put(tx.pull_events())
-        tx.loaded_version = tx.version
-
-    async def _with_attempts(
-        self, rows: builtins.list[dict[str, Any]]
+    def _rebuild(
+        self, rows: builtins.list[dict[str, Any]], attempt_rows: builtins.list[dict[str, Any]]
     ) -> builtins.list[Transaction]:
-        """Rebuild aggregates, loading all their attempts in one query."""
-        if not rows:
-            return []
+        """Aggregates from their rows and all their attempts' rows."""
         attempts: dict[uuid.UUID, builtins.list[Attempt]] = {row["id"]: [] for row in rows}
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(SELECT_ATTEMPTS, {"ids": builtins.list(attempts)})
-            for attempt in await cur.fetchall():
-                attempts[attempt["transaction_id"]].append(_attempt(attempt))
-        return [_transaction(row, attempts[row["id"]]) for row in rows]
-
-
-def destination_aad(transaction_id: str) -> bytes:
-    """Binds a destination ciphertext to its row: it will not decrypt elsewhere."""
-    return f"transactions.destination_enc:{transaction_id}".encode()
+        for attempt in attempt_rows:
+            attempts[attempt["transaction_id"]].append(_attempt(attempt))
+        out = []
+        for row in rows:
+            tx = _transaction(row, attempts[row["id"]])
+            if row.get("destination_enc") is not None:
+                plain = self._keyring.decrypt(row["destination_enc"], destination_aad(tx.id))
+                tx.destination = json.loads(plain)
+            out.append(tx)
+        return out
 
 
 def _parse_uuid(value: str) -> uuid.UUID | None:
@@ -256,39 +221,6 @@ def _parse_uuid(value: str) -> uuid.UUID | None:
 def _utc(value: datetime) -> datetime:
     # The session time zone is the server's; the domain speaks UTC.
     return value.astimezone(UTC)
-
-
-def _transaction_params(tx: Transaction) -> dict[str, Any]:
-    return {
-        "id": tx.id,
-        "type": tx.type.value,
-        "status": tx.status.value,
-        "user_id": tx.user_id,
-        "amount_minor": tx.money.minor,
-        "currency": tx.money.currency.code,
-        "gateway_id": tx.gateway_id,
-        "reference_id": tx.reference_id,
-        "redirect_url": tx.redirect_url,
-        "message": tx.message,
-        "version": tx.version,
-        "loaded_version": tx.loaded_version,
-        "created_at": tx.created_at,
-        "updated_at": tx.updated_at,
-    }
-
-
-def _attempt_params(tx: Transaction, attempt: Attempt) -> dict[str, Any]:
-    return {
-        "transaction_id": tx.id,
-        "attempt_no": attempt.number,
-        "gateway_id": attempt.gateway_id,
-        "reference": attempt.reference,
-        "outcome": attempt.outcome.value,
-        "error_code": attempt.error_code,
-        "latency_ms": attempt.latency_ms,
-        "tries": attempt.tries,
-        "started_at": attempt.started_at,
-    }
 
 
 def _attempt(row: dict[str, Any]) -> Attempt:

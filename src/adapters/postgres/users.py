@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import AsyncConnection
-
+from adapters.postgres.session import Session
 from domain.user import CountryCode, User
 
 SELECT_USER = "SELECT id, country_code FROM users WHERE id = %(id)s"
@@ -21,24 +18,21 @@ RETURNING (xmax = 0) AS created
 
 
 class PostgresUserRepository:
-    """UserRepository on the unit of work's connection."""
+    """UserRepository on the unit of work's session."""
 
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
-        self._conn = conn
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
     async def get(self, user_id: int) -> User | None:
         """The user, or None."""
-        async with self._conn.cursor() as cur:
-            await cur.execute(SELECT_USER, {"id": user_id})
-            row = await cur.fetchone()
-        if row is None:
+        rows = await self._session.fetch(SELECT_USER, {"id": user_id})
+        if not rows:
             return None
-        return User(id=row[0], country=CountryCode(row[1]))
+        return User(id=rows[0]["id"], country=CountryCode(rows[0]["country_code"]))
 
     async def upsert(self, user: User) -> bool:
         """Create or move the user; True when it was created."""
-        async with self._conn.cursor() as cur:
-            await cur.execute(UPSERT_USER, {"id": user.id, "country": user.country.value})
-            row = await cur.fetchone()
-        assert row is not None  # INSERT ... RETURNING always yields the row
-        return bool(row[0])
+        rows = await self._session.fetch(
+            UPSERT_USER, {"id": user.id, "country": user.country.value}, lock=True
+        )
+        return bool(rows[0]["created"])

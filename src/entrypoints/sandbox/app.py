@@ -22,9 +22,9 @@ from domain.money import Money
 from entrypoints.sandbox.psp import (
     Behaviour,
     FinalStatus,
+    Gateways,
     Mode,
-    Sandbox,
-    SandboxGateway,
+    PspGateway,
     SandboxPayment,
 )
 
@@ -64,10 +64,10 @@ def _problem(status: int, code: str, message: str) -> Response[dict[str, Any]]:
     return Response({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]:
-    """Build the controller bound to one Sandbox instance."""
+def sandbox_controller(sandbox: Gateways, admin_guard: Guard) -> type[Controller]:
+    """Build the controller bound to one set of sandbox gateways."""
 
-    def gateway(gateway_id: str) -> SandboxGateway:
+    def gateway(gateway_id: str) -> PspGateway:
         gw = sandbox.get(gateway_id)
         if gw is None:
             raise NotFoundException(f"no sandbox gateway {gateway_id!r}")
@@ -88,7 +88,7 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
         ) -> Response[dict[str, Any]]:
             """JSON PSP: create a payment, idempotent on the Idempotency-Key header."""
             gw = gateway(gateway_id)
-            gw.requests += 1
+            gw.count_request()
             behaviour = gw.behaviour.for_request()
             if behaviour.latency_ms:
                 await asyncio.sleep(behaviour.latency_ms / 1000)
@@ -103,7 +103,7 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
             except InvalidInput as exc:
                 return _problem(422, "invalid_amount", exc.detail)
             key = request.headers.get("idempotency-key", data.reference)
-            existing = gw.payments.get(key)
+            existing = gw.find(key)
             if existing is not None and (existing.amount, existing.currency) != (
                 data.amount,
                 data.currency,
@@ -142,10 +142,10 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
             answers nothing. Inquiries count as lookups, not payment requests.
             """
             gw = gateway(gateway_id)
-            gw.lookups += 1
+            gw.count_lookup()
             if gw.behaviour.mode == "down":
                 return _problem(503, "unavailable", "Gateway is temporarily unavailable")
-            payment = gw.payments.get(reference)
+            payment = gw.find(reference)
             if payment is None:
                 # A specific code, so a client can tell "no such payment" from a
                 # wrong URL or a proxy's 404.
@@ -197,12 +197,12 @@ def sandbox_controller(sandbox: Sandbox, admin_guard: Guard) -> type[Controller]
         )
         async def ledger(self, gateway_id: GatewayId) -> list[dict[str, Any]]:
             """Every payment this gateway received, one per idempotency reference."""
-            return [_payment_view(p) for p in gateway(gateway_id).payments.values()]
+            return [_payment_view(p) for p in gateway(gateway_id).ledger()]
 
     return SandboxController
 
 
-def _behaviour_view(gw: SandboxGateway) -> dict[str, Any]:
+def _behaviour_view(gw: PspGateway) -> dict[str, Any]:
     b = gw.behaviour
     return {
         "gateway_id": gw.id,

@@ -23,7 +23,7 @@ import httpx
 from adapters.gateways.signing_json import SIGNATURE_HEADER, sign_json
 from adapters.gateways.signing_soap import NotificationItem, build_notification, sign_adyen_item
 from domain.money import Money
-from entrypoints.sandbox.psp import Behaviour, SandboxGateway, SandboxPayment
+from entrypoints.sandbox.psp import Behaviour, PspGateway, SandboxPayment
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class CallbackSender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._client = client
 
-    def schedule(self, gw: SandboxGateway, payment: SandboxPayment, *, send: bool) -> None:
+    def schedule(self, gw: PspGateway, payment: SandboxPayment, *, send: bool) -> None:
         """Settle (and maybe notify) later, with the behaviour in force now."""
         task = asyncio.get_running_loop().create_task(
             self._settle(gw, payment, gw.behaviour, send), name=f"callback-{payment.psp_id}"
@@ -64,14 +64,14 @@ class CallbackSender:
             await self._client.aclose()
 
     async def _settle(
-        self, gw: SandboxGateway, payment: SandboxPayment, behaviour: Behaviour, send: bool
+        self, gw: PspGateway, payment: SandboxPayment, behaviour: Behaviour, send: bool
     ) -> None:
         await asyncio.sleep(behaviour.callback_delay_ms / 1000)
-        payment.status = behaviour.final_status
+        gw.settle(payment, behaviour.final_status)
         if send:
             await self._deliver(gw, payment)
 
-    async def _deliver(self, gw: SandboxGateway, payment: SandboxPayment) -> None:
+    async def _deliver(self, gw: PspGateway, payment: SandboxPayment) -> None:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=5, trust_env=False)
         url = f"{self._target}/callback/{gw.id}"
@@ -81,16 +81,16 @@ class CallbackSender:
             try:
                 response = await self._client.post(url, content=body, headers=headers)
                 if response.is_success:
-                    gw.callbacks_delivered += 1
+                    gw.count_callback(delivered=True)
                     return
                 log.info("callback to %s answered %s", url, response.status_code)
             except httpx.HTTPError as exc:
                 log.info("callback to %s failed: %s", url, type(exc).__name__)
             await asyncio.sleep(min(5.0, self._backoff_s * 2**attempt))
-        gw.callbacks_failed += 1
+        gw.count_callback(delivered=False)
 
     def _message(
-        self, gw: SandboxGateway, payment: SandboxPayment, event_id: str
+        self, gw: PspGateway, payment: SandboxPayment, event_id: str
     ) -> tuple[bytes, dict[str, str]]:
         secrets = list(self._secrets.get(gw.id, ()))
         if gw.format == "soap":

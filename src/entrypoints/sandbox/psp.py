@@ -4,19 +4,25 @@ The sandbox keeps its own ledger of every payment, keyed by the idempotency
 reference it was sent, so a repeated reference never charges twice. That
 ledger is what a real PSP's dashboard would show, and what the invariant
 checks compare our records against.
+
+``SandboxGateway`` keeps that state in memory, for a sandbox served inside one
+process (``payments serve``, the tests). ``PspGateway`` is what the HTTP
+controllers and the callback sender need from a gateway, so a shared store
+(``shared.py``, for ``payments sandbox --workers N``) can stand in for it.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 Mode = Literal["ok", "down", "decline", "timeout", "error", "reset", "chaos"]
 FinalStatus = Literal["completed", "failed"]
+Format = Literal["json", "soap"]
 
 # What "chaos" mode does to each request: a mix of everything that goes wrong
 # with real PSPs (weights), plus latency jitter up to twice ``latency_ms``.
@@ -64,19 +70,92 @@ class SandboxPayment:
     created_at: datetime
 
 
+def psp_id(gateway_id: str, number: int) -> str:
+    """The PSP's own reference for its ``number``-th payment (``PA-0000000001``)."""
+    return f"{gateway_id[:2].upper()}-{number:010d}"
+
+
+def redirect_url(gateway_id: str, payment: SandboxPayment) -> str | None:
+    """Where a deposit's payer would be sent to pay; payouts have none."""
+    if payment.type != "deposit":
+        return None
+    return f"https://{gateway_id}.sandbox.example/checkout/{payment.psp_id}"
+
+
+class PspGateway(Protocol):
+    """One simulated PSP as its controllers and the callback sender use it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def format(self) -> Format: ...
+    @property
+    def behaviour(self) -> Behaviour: ...
+    @behaviour.setter
+    def behaviour(self, value: Behaviour) -> None: ...
+    @property
+    def requests(self) -> int: ...
+
+    def count_request(self) -> None:
+        """One more payment request received, whatever the mode."""
+
+    def count_lookup(self) -> None:
+        """One more status inquiry received, whatever the mode."""
+
+    def count_callback(self, *, delivered: bool) -> None:
+        """A callback was delivered, or given up on after every retry."""
+
+    def find(self, reference: str) -> SandboxPayment | None:
+        """The payment recorded under this idempotency reference, if any."""
+
+    def ledger(self) -> Iterable[SandboxPayment]:
+        """Every payment received, one per idempotency reference."""
+
+    def record(
+        self,
+        *,
+        reference: str,
+        transaction_id: str,
+        type: str,
+        amount: str,
+        currency: str,
+        user_id: int,
+        mode: Mode = "ok",
+    ) -> tuple[SandboxPayment, bool]:
+        """Store the payment once per reference; returns it and whether it is new."""
+
+    def settle(self, payment: SandboxPayment, status: str) -> None:
+        """Give a payment its final status (what a status inquiry then reports)."""
+
+    def redirect_url(self, payment: SandboxPayment) -> str | None:
+        """Where a deposit's payer would be sent to pay."""
+
+
+# Called for each new payment with the mode that answered it: settles the
+# payment later and sends the callback (unless the answer was lost).
+NewPaymentHook = Callable[[PspGateway, SandboxPayment, Mode], None]
+
+
+class Gateways(Protocol):
+    """The simulated PSPs served together, by id."""
+
+    def get(self, gateway_id: str) -> PspGateway | None:
+        """The gateway with this id, or None."""
+
+
 @dataclass(slots=True)
 class SandboxGateway:
+    """A simulated PSP whose state lives in this process's memory."""
+
     id: str
-    format: Literal["json", "soap"]
+    format: Format
     behaviour: Behaviour = field(default_factory=Behaviour)
     payments: dict[str, SandboxPayment] = field(default_factory=dict)
     requests: int = 0  # every payment request received, whatever the mode
     lookups: int = 0  # every status inquiry received, whatever the mode
     callbacks_delivered: int = 0
     callbacks_failed: int = 0
-    # Called for each new payment with the mode that answered it: settles the
-    # payment later and sends the callback (unless the answer was lost).
-    on_new_payment: Callable[[SandboxGateway, SandboxPayment, Mode], None] | None = None
+    on_new_payment: NewPaymentHook | None = None
 
     def record(
         self,
@@ -97,7 +176,7 @@ class SandboxGateway:
         if existing is not None:
             return existing, False
         payment = SandboxPayment(
-            psp_id=f"{self.id[:2].upper()}-{next(_psp_ids):010d}",
+            psp_id=psp_id(self.id, next(_psp_ids)),
             reference=reference,
             transaction_id=transaction_id,
             type=type,
@@ -112,10 +191,29 @@ class SandboxGateway:
             self.on_new_payment(self, payment, mode)
         return payment, True
 
+    def count_request(self) -> None:
+        self.requests += 1
+
+    def count_lookup(self) -> None:
+        self.lookups += 1
+
+    def count_callback(self, *, delivered: bool) -> None:
+        if delivered:
+            self.callbacks_delivered += 1
+        else:
+            self.callbacks_failed += 1
+
+    def find(self, reference: str) -> SandboxPayment | None:
+        return self.payments.get(reference)
+
+    def ledger(self) -> Iterable[SandboxPayment]:
+        return list(self.payments.values())
+
+    def settle(self, payment: SandboxPayment, status: str) -> None:
+        payment.status = status
+
     def redirect_url(self, payment: SandboxPayment) -> str | None:
-        if payment.type != "deposit":
-            return None
-        return f"https://{self.id}.sandbox.example/checkout/{payment.psp_id}"
+        return redirect_url(self.id, payment)
 
 
 _psp_ids = itertools.count(1)
@@ -126,8 +224,8 @@ class Sandbox:
 
     def __init__(
         self,
-        gateways: dict[str, Literal["json", "soap"]],
-        on_new_payment: Callable[[SandboxGateway, SandboxPayment, Mode], None] | None = None,
+        gateways: dict[str, Format],
+        on_new_payment: NewPaymentHook | None = None,
     ) -> None:
         self.gateways = {
             gid: SandboxGateway(gid, fmt, on_new_payment=on_new_payment)

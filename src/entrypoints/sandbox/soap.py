@@ -32,7 +32,7 @@ from litestar.exceptions import NotFoundException
 from domain.errors import InvalidInput
 from domain.money import Money
 from entrypoints.sandbox.app import HANG_SECONDS, GatewayId, reset_midway
-from entrypoints.sandbox.psp import Sandbox, SandboxGateway
+from entrypoints.sandbox.psp import Gateways, PspGateway
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 ADYEN_PAYMENT_NS = "http://payment.services.adyen.com"
@@ -106,10 +106,10 @@ class _ClientFault(Exception):
     """The request is unusable; answered with a SOAP ``Client`` fault and 400."""
 
 
-def soap_controller(sandbox: Sandbox) -> type[Controller]:
-    """Build the SOAP controller bound to one Sandbox instance."""
+def soap_controller(sandbox: Gateways) -> type[Controller]:
+    """Build the SOAP controller bound to one set of sandbox gateways."""
 
-    def gateway(gateway_id: str) -> SandboxGateway:
+    def gateway(gateway_id: str) -> PspGateway:
         gw = sandbox.get(gateway_id)
         # A JSON gateway has no SOAP endpoint, as a real PSP would not.
         if gw is None or gw.format != "soap":
@@ -132,15 +132,15 @@ def soap_controller(sandbox: Sandbox) -> type[Controller]:
             except _ClientFault as exc:
                 return _fault("Client", str(exc), status=400)
             if isinstance(call, _StatusCall):
-                gw.lookups += 1
+                gw.count_lookup()
                 return _status_answer(gw, call.reference)
-            gw.requests += 1
+            gw.count_request()
             return await _answer(gw, call)
 
     return SandboxSoapController
 
 
-async def _answer(gw: SandboxGateway, call: _PaymentCall) -> Response[Any]:
+async def _answer(gw: PspGateway, call: _PaymentCall) -> Response[Any]:
     """Apply the gateway's behaviour to one valid call, like the JSON handler."""
     behaviour = gw.behaviour.for_request()
     op = call.operation
@@ -152,7 +152,7 @@ async def _answer(gw: SandboxGateway, call: _PaymentCall) -> Response[Any]:
         return _fault("Server", "Internal gateway error", status=500)
     if behaviour.mode == "decline":
         return _result(op, {"resultCode": op.refused, "refusalReason": op.decline_reason})
-    existing = gw.payments.get(call.key)
+    existing = gw.find(call.key)
     if existing is not None and (existing.amount, existing.currency) != (
         call.amount,
         call.currency,
@@ -182,7 +182,7 @@ async def _answer(gw: SandboxGateway, call: _PaymentCall) -> Response[Any]:
     return answer
 
 
-def _status_answer(gw: SandboxGateway, reference: str) -> Response[bytes]:
+def _status_answer(gw: PspGateway, reference: str) -> Response[bytes]:
     """Answer a status inquiry; of the behaviour modes, only ``down`` applies.
 
     A PSP's reporting API usually stays up through trouble on its payment
@@ -190,7 +190,7 @@ def _status_answer(gw: SandboxGateway, reference: str) -> Response[bytes]:
     """
     if gw.behaviour.mode == "down":
         return _fault("Server", "Gateway is temporarily unavailable", status=503)
-    payment = gw.payments.get(reference)
+    payment = gw.find(reference)
     if payment is None:
         return _fault("Client", "Unknown reference", status=404)
     minor = Money.parse(payment.amount, payment.currency).minor

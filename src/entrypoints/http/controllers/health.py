@@ -20,11 +20,21 @@ class HealthController(Controller):
 
     @get("/ready", operation_id="ready", responses=problem_responses(503))
     async def ready(self, readiness: NamedDependency[Readiness]) -> Response[dict[str, object]]:
-        """Dependencies answer: database, and Kafka when configured (503 otherwise)."""
-        checks = await readiness.check()
-        ok = all(checks.values())
-        body: dict[str, object] = {
-            "status": "ready" if ok else "unavailable",
-            "checks": {name: "ok" if up else "unavailable" for name, up in checks.items()},
-        }
-        return Response(body, status_code=200 if ok else 503)
+        """Dependencies answer (database, Kafka when configured) and settlement keeps up.
+
+        503 when a dependency is unavailable, or ``degraded`` when the oldest
+        callback not yet applied is older than the threshold
+        (``PAYMENTS_SETTLEMENT_DEGRADED_AFTER_S``): deposits would stay
+        ``processing``.
+        """
+        report = await readiness.check()
+        if report.ready:
+            status = "ready"
+        elif "unavailable" in report.checks.values():
+            status = "unavailable"
+        else:
+            status = "degraded"
+        body: dict[str, object] = {"status": status, "checks": report.checks}
+        if report.settlement:
+            body["settlement"] = report.settlement
+        return Response(body, status_code=200 if report.ready else 503)

@@ -295,6 +295,8 @@ class Harness:
             holder.append(step)
             if settle:
                 self.settle(step, since)
+        if settle:
+            step.invariants = self.check_invariants()
         step.background_cpu_pct = background
         self.steps.append(step)
         self._print_step(step)
@@ -302,6 +304,25 @@ class Harness:
             self.quiesce_sandbox()
             self.recover()
         return step
+
+    def check_invariants(self) -> str:
+        """``payments check`` on the settled stack (outside the step's cost window)."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "entrypoints.cli", "check", "--json"],
+            env=self.stack.base_env(),
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        if proc.returncode == 0:
+            return "ok"
+        try:
+            report = json.loads(proc.stdout)
+            broken = [c["name"] for c in report.get("checks", []) if not c.get("ok", True)]
+        except (ValueError, TypeError, AttributeError):
+            broken = [proc.stderr.decode(errors="replace").strip()[-200:]]
+        self.say(f"[red]payments check failed[/red]: {broken}")
+        return f"broken ({', '.join(map(str, broken))})"
 
     def quiesce_sandbox(self, timeout_s: float = 120) -> None:
         """Wait until the sandbox stops re-sending the callbacks an overload left it.

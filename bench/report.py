@@ -83,6 +83,7 @@ class Step:
     completion_p50_ms: float = math.nan
     completion_p99_ms: float = math.nan
     unsettled: int = 0
+    invariants: str = ""  # `payments check` after the step settled: ok | broken (...)
     passed: bool | None = None
     note: str = ""
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import httpx
 import pytest
 
-from adapters.gateways.monitor import BreakerPolicy, GatewayMonitor, GatewayMonitors
-from adapters.gateways.resilience import ResilientProvider, RetryPolicy
+from adapters.gateways.classify import TransportFailure
+from adapters.gateways.json_http import JsonGatewayProvider
+from adapters.gateways.monitor import BreakerPolicy, GatewayMonitor, GatewayMonitors, LoopLag
+from adapters.gateways.resilience import LagProbe, ResilientProvider, RetryPolicy
 from adapters.memory.gateways import ScriptedProvider
 from application.ports import GatewayResult, PaymentInstruction
 from domain.transaction import AttemptOutcome, TransactionType
@@ -32,12 +36,37 @@ def instruction(n: int = 1) -> PaymentInstruction:
     )
 
 
+POOL_TIMEOUT = TransportFailure(
+    outcome=AttemptOutcome.NOT_SENT, error_code="connect_failed", pool_exhausted=True
+)
+READ_TIMEOUT = TransportFailure(
+    outcome=AttemptOutcome.AMBIGUOUS, error_code="timeout", timed_out=True
+)
+
+
+class FakeLag:
+    """A LoopLag stand-in: the loop was stalled ``stalled`` seconds during any call."""
+
+    def __init__(self, stalled: float = 0.0) -> None:
+        self.stalled = stalled
+
+    def ensure_running(self) -> None:
+        pass
+
+    def stalled_s(self, since: float) -> float:
+        return self.stalled
+
+
 def resilient(
-    *script: GatewayResult, fail_max: int = 3, reset_s: float = 60.0, retry: RetryPolicy = FAST
+    *script: GatewayResult,
+    fail_max: int = 3,
+    reset_s: float = 60.0,
+    retry: RetryPolicy = FAST,
+    lag: LagProbe | None = None,
 ) -> tuple[ResilientProvider, ScriptedProvider, GatewayMonitor]:
     inner = ScriptedProvider("paypal", *script)
     monitor = GatewayMonitor("paypal", BreakerPolicy(fail_max=fail_max, reset_timeout_s=reset_s))
-    return ResilientProvider(inner, monitor, retry), inner, monitor
+    return ResilientProvider(inner, monitor, retry, lag=lag or FakeLag()), inner, monitor
 
 
 async def test_transient_refusals_are_retried_with_the_same_reference() -> None:
@@ -152,3 +181,125 @@ def test_availability_follows_breaker_and_health() -> None:
     monitors.get("paypal").breaker.open()
     assert not monitors.is_available("paypal")
     assert monitors.is_available("unknown-gateway")
+
+
+# -- our own saturation is never held against the gateway ----------------------
+async def test_a_cancelled_call_leaves_the_breaker_closed_and_counts_nothing() -> None:
+    provider, inner, monitor = resilient(fail_max=1)
+    entered = asyncio.Event()
+
+    async def hangs(_: PaymentInstruction) -> GatewayResult:
+        entered.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    inner.submit = hangs  # type: ignore[method-assign]
+    call = asyncio.create_task(provider.submit(instruction()))
+    await entered.wait()
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert monitor.breaker_state == "closed"
+    assert (monitor.breaker.fail_counter, monitor.calls, monitor.runtime().recent_calls) == (
+        0,
+        0,
+        0,
+    )
+
+
+async def test_a_cancelled_probe_frees_the_probe_slot_without_reopening() -> None:
+    provider, inner, monitor = resilient(NOT_SENT, fail_max=1, reset_s=0.05)
+    await provider.submit(instruction(1))
+    assert monitor.breaker_state == "open"
+    await asyncio.sleep(0.06)
+    original = inner.submit
+    entered = asyncio.Event()
+
+    async def hangs(_: PaymentInstruction) -> GatewayResult:
+        entered.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    inner.submit = hangs  # type: ignore[method-assign]
+    probe = asyncio.create_task(provider.submit(instruction(2)))
+    await entered.wait()
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    assert not monitor.probe_in_flight
+    inner.submit = original  # type: ignore[method-assign]
+    result = await provider.submit(instruction(3))  # the next call is the probe
+    assert result.outcome is AttemptOutcome.ACCEPTED
+    assert monitor.breaker_state == "closed"
+
+
+async def test_our_exhausted_connection_pool_does_not_count_against_the_gateway() -> None:
+    provider, _, monitor = resilient(*[POOL_TIMEOUT] * 5, fail_max=2)
+    for n in range(5):
+        result = await provider.submit(instruction(n))
+        assert (result.outcome, result.error_code) == (AttemptOutcome.NOT_SENT, "connect_failed")
+        assert type(result) is GatewayResult  # adapter-only flags stay in the adapters
+    assert monitor.breaker_state == "closed"
+    assert (monitor.breaker.fail_counter, monitor.runtime().recent_calls) == (0, 0)
+
+
+async def test_a_pool_timeout_raised_by_httpx_is_classified_not_sent_and_not_counted() -> None:
+    def handler(_: httpx.Request) -> httpx.Response:
+        raise httpx.PoolTimeout("no free connection")
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    monitor = GatewayMonitor("paypal", BreakerPolicy(fail_max=1, reset_timeout_s=60))
+    provider = ResilientProvider(
+        JsonGatewayProvider("paypal", "http://psp.test/paypal", client), monitor, FAST, FakeLag()
+    )
+    for n in range(3):
+        assert (await provider.submit(instruction(n))).outcome is AttemptOutcome.NOT_SENT
+    assert monitor.breaker_state == "closed"
+
+
+async def test_a_timeout_while_our_loop_lagged_does_not_count_but_the_outcome_stays_ambiguous() -> (
+    None
+):
+    provider, _, monitor = resilient(*[READ_TIMEOUT] * 4, fail_max=2, lag=FakeLag(stalled=5.0))
+    for n in range(4):
+        result = await provider.submit(instruction(n))
+        assert (result.outcome, result.error_code) == (AttemptOutcome.AMBIGUOUS, "timeout")
+    assert monitor.breaker_state == "closed"
+    assert monitor.runtime().recent_calls == 0
+
+
+async def test_a_timeout_with_a_responsive_loop_still_counts() -> None:
+    provider, _, monitor = resilient(READ_TIMEOUT, READ_TIMEOUT, fail_max=2, lag=FakeLag(0.0))
+    for n in range(2):
+        await provider.submit(instruction(n))
+    assert monitor.breaker_state == "open"
+    assert monitor.runtime().success_rate == 0.0
+
+
+async def test_lag_excuses_timeouts_only_not_answers_the_gateway_gave() -> None:
+    provider, _, monitor = resilient(NOT_SENT, NOT_SENT, fail_max=2, lag=FakeLag(stalled=5.0))
+    for n in range(2):
+        await provider.submit(instruction(n))
+    assert monitor.breaker_state == "open"
+
+
+async def test_the_real_lag_probe_tells_a_stalled_loop_from_a_slow_gateway() -> None:
+    lag = LoopLag(interval_s=0.01)
+    stalled, inner, stalled_monitor = resilient(READ_TIMEOUT, fail_max=1, lag=lag)
+    slow, slow_inner, slow_monitor = resilient(READ_TIMEOUT, fail_max=1, lag=lag)
+
+    async def loop_blocked(i: PaymentInstruction) -> GatewayResult:
+        await asyncio.sleep(0.05)
+        time.sleep(0.2)  # noqa: ASYNC251 - the point: a loop too busy to read answers
+        return READ_TIMEOUT
+
+    async def gateway_slow(i: PaymentInstruction) -> GatewayResult:
+        await asyncio.sleep(0.4)  # the loop keeps running; the gateway is just late
+        return READ_TIMEOUT
+
+    inner.submit = loop_blocked  # type: ignore[method-assign]
+    slow_inner.submit = gateway_slow  # type: ignore[method-assign]
+    await stalled.submit(instruction(1))
+    await slow.submit(instruction(2))
+    assert stalled_monitor.breaker_state == "closed"
+    assert slow_monitor.breaker_state == "open"

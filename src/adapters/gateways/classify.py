@@ -6,9 +6,41 @@ The class decides whether falling back can pay twice, so it errs towards
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httpx
 
+from application.ports import GatewayResult
 from domain.transaction import AttemptOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class TransportFailure(GatewayResult):
+    """A call that got no HTTP answer, with what only the breaker needs to know.
+
+    The outcome class is the money's view and stays as safe as ever; these
+    two flags only say whether the failure tells anything about the gateway.
+    ResilientProvider reads them and hands a plain GatewayResult onwards.
+    """
+
+    # Our own connection pool to the gateway had no free connection: our
+    # saturation, not the gateway's, so it must never open its breaker.
+    pool_exhausted: bool = False
+    # A connect/read/write timeout: the gateway's fault unless our own event
+    # loop was too busy to notice the answer in time (resilience.py checks).
+    timed_out: bool = False
+
+
+def transport_failure(exc: httpx.HTTPError) -> TransportFailure:
+    """The classified result of a request that produced no HTTP answer."""
+    outcome, code = classify_exception(exc)
+    pool_exhausted = isinstance(exc, httpx.PoolTimeout)
+    return TransportFailure(
+        outcome=outcome,
+        error_code=code,
+        pool_exhausted=pool_exhausted,
+        timed_out=isinstance(exc, httpx.TimeoutException) and not pool_exhausted,
+    )
 
 
 def classify_exception(exc: httpx.HTTPError) -> tuple[AttemptOutcome, str]:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from adapters.gateways.classify import classify_exception, classify_status
+from adapters.gateways.classify import classify_status, transport_failure
 from application.ports import (
     GatewayResult,
     GatewayStatus,
@@ -95,9 +95,9 @@ class JsonGatewayProvider:
                 },
             )
         except httpx.HTTPError as exc:
-            outcome, code = classify_exception(exc)
-            log.info("gateway %s %s: %s", self.gateway_id, code, type(exc).__name__)
-            return GatewayResult(outcome=outcome, error_code=code)
+            failure = transport_failure(exc)
+            log.info("gateway %s %s: %s", self.gateway_id, failure.error_code, type(exc).__name__)
+            return failure
         return self._interpret(response)
 
     async def inquire(self, reference: str) -> GatewayStatus:

@@ -7,6 +7,7 @@ It answers the application's GatewayAvailability port and feeds
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -90,6 +91,57 @@ class GatewayMonitor:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+class LoopLag:
+    """How late this process's event loop has been running lately.
+
+    A ticker task sleeps ``interval_s`` and records how late it woke: the loop
+    was busy with other work for that long, and any answer that arrived
+    meanwhile waited unread. Twenty wake-ups a second cost next to nothing.
+    The task starts on first use inside a running loop (never at import
+    time), and moves to another loop when used from one (tests run several;
+    a worker process runs one).
+    """
+
+    def __init__(self, interval_s: float = 0.05, window: int = 1024) -> None:
+        self._interval = interval_s
+        self._late: deque[tuple[float, float]] = deque(maxlen=window)  # (woke at, late by)
+        self._due: float | None = None  # when the ticker should wake next
+        self._task: asyncio.Task[None] | None = None
+
+    def ensure_running(self) -> None:
+        loop = asyncio.get_running_loop()
+        task = self._task
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return
+        if task is not None and not task.done() and not task.get_loop().is_closed():
+            task.get_loop().call_soon_threadsafe(task.cancel)  # another loop's ticker
+        self._late.clear()
+        self._due = None
+        self._task = loop.create_task(self._tick(), name="loop-lag")
+
+    async def _tick(self) -> None:
+        while True:
+            self._due = time.monotonic() + self._interval
+            await asyncio.sleep(self._interval)
+            now = time.monotonic()
+            self._late.append((now, max(0.0, now - self._due)))
+
+    def stalled_s(self, since: float) -> float:
+        """Seconds since ``since`` (monotonic) that the loop spent running late."""
+        now = time.monotonic()
+        stalled = 0.0
+        for woke, late in reversed(self._late):
+            if woke <= since:
+                break
+            stalled += min(late, woke - since)
+        if self._due is not None and now > self._due:  # a stall still going on
+            stalled += now - max(self._due, since)
+        return stalled
+
+
+LOOP_LAG = LoopLag()  # one per process; inert until a gateway call starts it
 
 
 class GatewayMonitors:

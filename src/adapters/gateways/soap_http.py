@@ -49,7 +49,7 @@ from xml.parsers import expat
 import httpx
 import xmltodict
 
-from adapters.gateways.classify import classify_exception, classify_status
+from adapters.gateways.classify import classify_status, transport_failure
 from application.ports import (
     GatewayResult,
     GatewayStatus,
@@ -123,9 +123,9 @@ class SoapGatewayProvider:
                 },
             )
         except httpx.HTTPError as exc:
-            outcome, code = classify_exception(exc)
-            log.info("gateway %s %s: %s", self.gateway_id, code, type(exc).__name__)
-            return GatewayResult(outcome=outcome, error_code=code)
+            failure = transport_failure(exc)
+            log.info("gateway %s %s: %s", self.gateway_id, failure.error_code, type(exc).__name__)
+            return failure
         return _interpret(response, operation)
 
     async def inquire(self, reference: str) -> GatewayStatus:

@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from entrypoints.container import Container
+from entrypoints.http.admission import admission_middleware
 from entrypoints.http.auth import ApiKeys, admin_guard
 from entrypoints.http.controllers.callbacks import CallbackController
 from entrypoints.http.controllers.gateways import GatewayController
@@ -107,6 +108,11 @@ def create_app(
         # through the XML layer, so one stored answer serves both formats.
         middleware=[
             PROMETHEUS.middleware,
+            # Right inside the metrics, so shed requests are counted as 503s
+            # yet cost nothing else (see admission.py).
+            admission_middleware(
+                settings.payment_admission_limit, settings.callback_admission_limit
+            ),
             server_timing_middleware(),
             xml_middleware(settings.max_body_bytes),
             idempotency_middleware(settings.idempotency_ttl_s, settings.max_body_bytes),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from dataclasses import replace
+from typing import Annotated, Any
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
@@ -29,6 +30,21 @@ from entrypoints.http.schemas import (
 )
 
 
+def payment_problems() -> dict[int, Any]:
+    """Problem answers of deposits and withdrawals; their 503 also covers shedding."""
+    responses = problem_responses(400, 401, 402, 404, 409, 413, 415, 422, 503)
+    responses[503] = replace(
+        responses[503],
+        description=(
+            "Every eligible gateway failed (then with the failed transaction_id), a "
+            "dependency is down, or this instance is at its limit of concurrent payments "
+            "(`/problems/overloaded`, with `Retry-After`: nothing was recorded, retry "
+            "with the same Idempotency-Key)"
+        ),
+    )
+    return responses
+
+
 @contextmanager
 def counted(kind: str) -> Iterator[None]:
     """Count transactions that end in a refusal carrying a transaction (402, 503)."""
@@ -48,7 +64,7 @@ class TransactionController(Controller):
         "/deposit",
         operation_id="createDeposit",
         status_code=201,
-        responses=problem_responses(400, 401, 402, 404, 409, 413, 415, 422, 503),
+        responses=payment_problems(),
     )
     async def deposit(
         self, data: JSONBody[PaymentRequest], deposit: NamedDependency[Deposit]
@@ -69,7 +85,7 @@ class TransactionController(Controller):
         "/withdrawal",
         operation_id="createWithdrawal",
         status_code=201,
-        responses=problem_responses(400, 401, 402, 404, 409, 413, 415, 422, 503),
+        responses=payment_problems(),
     )
     async def withdrawal(
         self, data: JSONBody[WithdrawalRequest], withdraw: NamedDependency[Withdraw]

@@ -1,0 +1,108 @@
+"""Admission control: shed payment requests beyond a per-worker cap, at once.
+
+Past its knee a worker does not serve more by taking more: every extra
+payment queues for a database connection and the CPU, every request slows,
+gateway calls time out, and the breakers end up blaming healthy gateways.
+So a worker runs at most ``limit`` payment requests at a time and refuses
+the rest immediately, before anything is read, claimed or written: a 503
+problem+json with ``Retry-After``. Nothing was recorded, so the client may
+retry with the same Idempotency-Key.
+
+Callbacks have a cap of their own, larger: they settle payments already
+under way, so new payments are shed first, and a gateway retries a refused
+callback. Every other route is untouched.
+
+A plain counter is enough: the event loop runs one coroutine at a time, and
+the check and the increment have no ``await`` between them. No queueing:
+the requests that would wait are the ones that make everyone late.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar.middleware import DefineMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from adapters.observability import HTTP_SHED
+from entrypoints.http.idempotency import PATHS as PAYMENT_PATHS
+from entrypoints.http.problems import PROBLEM_JSON
+
+CALLBACK_PREFIX = "/callback/"
+RETRY_AFTER_S = 1
+
+
+class Gate:
+    """How many requests of one kind this worker runs at once, and how many it may.
+
+    One per kind per app: Litestar builds the middleware once per route, and
+    the routes of one kind must share their count.
+    """
+
+    def __init__(self, kind: str, limit: int) -> None:
+        self.kind = kind
+        self.limit = limit  # 0: no limit
+        self.inflight = 0
+        body = {
+            "type": "/problems/overloaded",
+            "title": "Overloaded",
+            "status": 503,
+            "detail": (
+                f"this instance is already running its limit of {limit} {kind} requests; "
+                f"nothing was recorded, retry after {RETRY_AFTER_S} s "
+                "(with the same Idempotency-Key, if any)"
+            ),
+        }
+        self._body = json.dumps(body).encode()
+        self._headers = [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(self._body)).encode()),
+            (b"retry-after", str(RETRY_AFTER_S).encode()),
+        ]
+
+    async def refuse(self, send: Any) -> None:
+        """The 503, built ahead: shedding must cost less than serving."""
+        HTTP_SHED.labels(self.kind).inc()
+        await send({"type": "http.response.start", "status": 503, "headers": list(self._headers)})
+        await send({"type": "http.response.body", "body": self._body})
+
+
+class AdmissionMiddleware:
+    def __init__(self, app: ASGIApp, *, payments: Gate, callbacks: Gate) -> None:
+        self._app = app
+        self._payments = payments
+        self._callbacks = callbacks
+
+    def _gate(self, scope: Any) -> Gate | None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        path: str = scope["path"]
+        if path in PAYMENT_PATHS:
+            return self._payments
+        if path.startswith(CALLBACK_PREFIX):
+            return self._callbacks
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gate = self._gate(scope)
+        if gate is None or gate.limit <= 0:
+            await self._app(scope, receive, send)
+            return
+        if gate.inflight >= gate.limit:
+            await gate.refuse(send)
+            return
+        gate.inflight += 1
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            gate.inflight -= 1
+
+
+def admission_middleware(payments: int, callbacks: int) -> DefineMiddleware:
+    """Caps for payments and callbacks; 0 turns one off."""
+    return DefineMiddleware(
+        AdmissionMiddleware,
+        payments=Gate("payment", payments),
+        callbacks=Gate("callback", callbacks),
+    )

@@ -129,6 +129,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="INFO", help="service PAYMENTS_LOG_LEVEL")
     p.add_argument("--pool-max", type=int, help="PAYMENTS_DB_POOL_MAX per worker")
+    p.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra PAYMENTS_* setting for the service (repeatable), e.g. "
+        "PAYMENTS_MAX_INFLIGHT_PAYMENTS=0",
+    )
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     p.add_argument(
         "--render",
@@ -154,6 +162,7 @@ class Harness:
             users=args.users,
             log_level=args.log_level,
             pool_max=args.pool_max,
+            service_env=dict(kv.split("=", 1) for kv in args.service_env),
         )
         self.steps: list[Step] = []
         self.timestamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

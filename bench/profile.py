@@ -10,6 +10,7 @@ loop's selector) is not sampled, so shares are of the CPU the workers used.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -79,6 +80,9 @@ def start_recording(
             str(max(1, round(seconds))),
             "--output",
             str(out),
+            # e.g. "--native" (event loop, granian, libpq frames too) or "--gil"
+            # (only samples holding the GIL: Python's own CPU, no idle threads).
+            *os.environ.get("PAYMENTS_BENCH_PYSPY_ARGS", "").split(),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

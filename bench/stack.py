@@ -232,6 +232,7 @@ class Stack:
     users: int = 1000
     log_level: str = "INFO"
     pool_max: int | None = None
+    service_env: dict[str, str] = field(default_factory=dict)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="payments-bench-")))
     secrets: Secrets = field(default_factory=Secrets)
 
@@ -389,6 +390,7 @@ class Stack:
         )
         if self.pool_max is not None:
             env["PAYMENTS_DB_POOL_MAX"] = str(self.pool_max)
+        env.update(self.service_env)
         if self.kafka_bootstrap:
             env["PAYMENTS_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
             env["PAYMENTS_KAFKA_TOPIC_PREFIX"] = f"bench{os.getpid()}."

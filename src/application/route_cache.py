@@ -1,11 +1,14 @@
-"""A short-lived, in-process cache of users' countries and countries' routes.
+"""An in-process cache of users' countries and countries' routes.
 
-Every payment needs both, and they change only through the admin API, so
-reading them from PostgreSQL each time cost a whole unit of work per payment
-(five round trips in the benchmark's statement log). Admin use cases of this
-process invalidate at once; other processes see a change within
-``ttl_s`` — routing is also guarded by breakers and operator status, read
-fresh here on every miss.
+Every payment needs both, and they change rarely, so reading them from
+PostgreSQL each time cost a unit of work per payment. Every change is
+announced (a trigger NOTIFYs at commit, see
+adapters/postgres/routing_changes.py) and every serving process drops its
+cache when it hears one, or when it cannot listen; ``ttl_s`` is only a last
+line of defence. Users are kept up to ``max_users`` (oldest out first), so
+the cache stays bounded however many users a platform has. Gateways'
+technical health is not cached: breakers and health checks are read fresh
+on every payment.
 """
 
 from __future__ import annotations
@@ -18,8 +21,14 @@ from domain.user import User
 
 
 class RouteCache:
-    def __init__(self, ttl_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_users: int = 100_000,
+    ) -> None:
         self._ttl_s = ttl_s
+        self._max_users = max_users
         self._clock = clock
         self._users: dict[int, tuple[float, User]] = {}
         self._routes: dict[str, tuple[float, list[GatewayRoute]]] = {}
@@ -40,6 +49,8 @@ class RouteCache:
         if self._ttl_s <= 0:
             return
         expires = self._clock() + self._ttl_s
+        if len(self._users) >= self._max_users and user.id not in self._users:
+            del self._users[next(iter(self._users))]  # the oldest entry
         self._users[user.id] = (expires, user)
         self._routes[user.country.value] = (expires, list(routes))
 

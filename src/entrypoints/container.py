@@ -16,6 +16,7 @@ from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.idempotency import PostgresIdempotencyStore
 from adapters.postgres.pool import pool_resource
 from adapters.postgres.relay import OutboxRelay
+from adapters.postgres.routing_changes import RoutingChangeListener
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.system import SystemClock, UuidV7Generator
 from application.apply_callback import ApplyCallbacks, RetryPolicy
@@ -67,6 +68,11 @@ class Container(containers.DeclarativeContainer):
     health_checker = providers.Singleton(build_health_checker, settings, http_client, monitors)
     idempotency_store = providers.Singleton(PostgresIdempotencyStore, db_pool)
     route_cache = providers.Singleton(RouteCache, ttl_s=settings.provided.route_cache_ttl_s)
+    routing_changes = providers.Singleton(
+        RoutingChangeListener,
+        database_url=settings.provided.database_url,
+        on_change=route_cache.provided.invalidate,
+    )
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)
 

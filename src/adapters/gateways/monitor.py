@@ -109,6 +109,7 @@ class LoopLag:
         self._late: deque[tuple[float, float]] = deque(maxlen=window)  # (woke at, late by)
         self._due: float | None = None  # when the ticker should wake next
         self._task: asyncio.Task[None] | None = None
+        self._smoothed = 0.0  # recent lateness, exponentially weighted
 
     def ensure_running(self) -> None:
         loop = asyncio.get_running_loop()
@@ -126,7 +127,18 @@ class LoopLag:
             self._due = time.monotonic() + self._interval
             await asyncio.sleep(self._interval)
             now = time.monotonic()
-            self._late.append((now, max(0.0, now - self._due)))
+            late = max(0.0, now - self._due)
+            self._late.append((now, late))
+            self._smoothed += SMOOTHING * (late - self._smoothed)
+
+    def lag_s(self) -> float:
+        """How late the loop runs now: recent lateness, or a stall still going on.
+
+        Smoothed over the last few ticks, so one garbage-collection pause does
+        not read as overload, while a loop that stays behind does.
+        """
+        ongoing = time.monotonic() - self._due if self._due is not None else 0.0
+        return max(self._smoothed, ongoing)
 
     def stalled_s(self, since: float) -> float:
         """Seconds since ``since`` (monotonic) that the loop spent running late."""
@@ -141,6 +153,7 @@ class LoopLag:
         return stalled
 
 
+SMOOTHING = 0.3  # weight of the newest tick: about the last 3-4 ticks count
 LOOP_LAG = LoopLag()  # one per process; inert until a gateway call starts it
 
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+import msgspec
 from psycopg.types.json import Jsonb
 
 from adapters.crypto.keyring import Keyring
@@ -37,10 +38,13 @@ ORDER BY id
 FOR UPDATE
 """
 
+# Every result of a batch in one statement (see ``queue_pending``).
 RESOLVE = """
-UPDATE callback_inbox SET status = %(status)s, detail = %(detail)s, resolved_at = now(),
-    next_attempt_at = NULL
-WHERE gateway_id = %(gateway_id)s AND event_id = %(event_id)s
+UPDATE callback_inbox i
+SET status = r.status, detail = r.detail, resolved_at = now(), next_attempt_at = NULL
+FROM jsonb_to_recordset(%(results)s::jsonb)
+    AS r(gateway_id text, event_id text, status text, detail text)
+WHERE i.gateway_id = r.gateway_id AND i.event_id = r.event_id
 """
 
 # A failed apply: count it and either schedule the retry or quarantine it.
@@ -76,6 +80,7 @@ class PostgresCallbackInbox:
     def __init__(self, session: Session, keyring: Keyring) -> None:
         self._session = session
         self._keyring = keyring
+        self._resolved: list[dict[str, str]] = []
 
     async def add(self, callback: GatewayCallback, raw_body: bytes) -> bool:
         body_enc = self._keyring.encrypt(
@@ -111,10 +116,19 @@ class PostgresCallbackInbox:
         return state.status if state else None
 
     async def resolve(self, gateway_id: str, event_id: str, status: str, detail: str) -> None:
-        self._session.queue(
-            RESOLVE,
-            {"gateway_id": gateway_id, "event_id": event_id, "status": status, "detail": detail},
+        self._resolved.append(
+            {"gateway_id": gateway_id, "event_id": event_id, "status": status, "detail": detail}
         )
+
+    def queue_pending(self) -> None:
+        """Queue the results recorded so far as one statement (the unit of work calls it)."""
+        if self._resolved:
+            results, self._resolved = self._resolved, []
+            self._session.queue(RESOLVE, {"results": msgspec.json.encode(results).decode()})
+
+    def forget_pending(self) -> None:
+        """Drop results recorded in a block that was rolled back."""
+        self._resolved = []
 
     async def record_failure(
         self, gateway_id: str, event_id: str, error: str, retry_at: datetime | None

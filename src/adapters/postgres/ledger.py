@@ -1,9 +1,9 @@
 """Ledger over PostgreSQL: journals, postings and guarded balances.
 
-All journals of a commit are booked by ONE statement: the journal rows
-(once per (transaction, kind): a replayed state change books nothing), the
-user account balances and every posting; one statement before it creates
-the accounts on first use. The no-overdraft guard is the table's own
+All journals of a commit are booked within the commit's ONE statement
+(write_path.py): the journal rows (once per (transaction, kind): a replayed
+state change books nothing), the user account balances and every posting.
+The no-overdraft guard is the table's own
 ``ledger_accounts_non_negative`` CHECK, evaluated on the updated row under its
 row lock, so concurrent withdrawals of one user serialise and cannot
 overspend; the deferred trigger of migration 0002 checks every journal sums
@@ -13,54 +13,78 @@ to zero at commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from adapters.postgres.session import Session
 from domain.ledger import AccountKind, Balance, Journal
 
-# Every account the journals touch, created empty on first use. A statement
-# of its own because PostgreSQL checks CHECK constraints on the row an INSERT
-# proposes before ON CONFLICT arbitration: an upsert cannot carry a debit.
-ENSURE_ACCOUNTS = """
-INSERT INTO ledger_accounts (user_id, currency, kind)
-SELECT DISTINCT * FROM unnest(%(user_id)s::bigint[], %(currency)s::text[], %(account_kind)s::text[])
-ORDER BY 1, 2, 3
-ON CONFLICT DO NOTHING
-"""
-
-# Moves are summed per account (one UPDATE per row and statement) and applied
-# in account order, so two commits touching the same accounts lock them in
-# the same order. The external account is never updated (its balance is the
-# sum of its postings): no hot row every payment would have to lock.
-POST_JOURNALS = """
-WITH moves AS (
-    SELECT * FROM unnest(
-        %(transaction_id)s::uuid[], %(journal_kind)s::text[], %(user_id)s::bigint[],
-        %(currency)s::text[], %(account_kind)s::text[], %(amount)s::bigint[])
-    AS m(transaction_id, journal_kind, user_id, currency, account_kind, amount)
+# The journals of a commit as CTEs of the commit's one statement (see
+# write_path.py). Moves are netted per account, because one statement may
+# touch a row only once, and applied in account order, so two commits that
+# touch the same accounts lock them in the same order:
+# - a net credit is an upsert (the account is created on first use);
+# - a net debit is a plain UPDATE: the ``ledger_accounts_non_negative`` CHECK
+#   on the updated row, under its row lock, is the no-overdraft guard, and a
+#   debit of an account that does not exist matches no row, which the guard
+#   in the final SELECT reports the same way (PostgreSQL checks CHECK
+#   constraints on the row an INSERT proposes before ON CONFLICT arbitration,
+#   so an upsert cannot carry a debit);
+# - the external clearing account is never updated (its balance is the sum
+#   of its postings): no hot row that every payment would have to lock.
+JOURNAL_CTES = """moves AS (
+    SELECT * FROM jsonb_to_recordset(%(moves)s::jsonb) AS m(
+        transaction_id uuid, journal_kind text, user_id bigint, currency text,
+        account_kind text, amount bigint)
 ), journals AS (
     INSERT INTO ledger_journals (transaction_id, kind)
     SELECT DISTINCT transaction_id, journal_kind FROM moves
     ON CONFLICT ON CONSTRAINT ledger_journals_once DO NOTHING
     RETURNING id, transaction_id, kind
 ), booked AS (
-    SELECT m.*, j.id AS journal_id, a.id AS account_id
+    SELECT m.*, j.id AS journal_id
     FROM moves m
     JOIN journals j ON j.transaction_id = m.transaction_id AND j.kind = m.journal_kind
-    JOIN ledger_accounts a
-      ON a.user_id IS NOT DISTINCT FROM m.user_id AND a.currency = m.currency
-     AND a.kind = m.account_kind
-), balances AS (
-    UPDATE ledger_accounts a SET balance_minor = a.balance_minor + d.amount
-    FROM (
-        SELECT account_id, sum(amount) AS amount FROM booked
-        WHERE user_id IS NOT NULL GROUP BY account_id ORDER BY account_id
-    ) d
-    WHERE a.id = d.account_id
-    RETURNING a.id
+), nets AS (
+    SELECT user_id, currency, account_kind, sum(amount) AS amount FROM booked
+    WHERE user_id IS NOT NULL
+    GROUP BY user_id, currency, account_kind
+), credited AS (
+    INSERT INTO ledger_accounts (user_id, currency, kind, balance_minor)
+    SELECT user_id, currency, account_kind, amount FROM nets WHERE amount >= 0
+    ORDER BY user_id, currency, account_kind
+    ON CONFLICT (user_id, currency, kind) WHERE user_id IS NOT NULL
+    DO UPDATE SET balance_minor = ledger_accounts.balance_minor + EXCLUDED.balance_minor
+    RETURNING id, user_id, currency, kind
+), debited AS (
+    UPDATE ledger_accounts a SET balance_minor = a.balance_minor + n.amount
+    FROM (SELECT * FROM nets WHERE amount < 0 ORDER BY user_id, currency, account_kind) n
+    WHERE a.user_id = n.user_id AND a.currency = n.currency AND a.kind = n.account_kind
+    RETURNING a.id, a.user_id, a.currency, a.kind
+), external_created AS (
+    INSERT INTO ledger_accounts (user_id, currency, kind)
+    SELECT DISTINCT NULL::bigint, currency, 'external' FROM booked WHERE user_id IS NULL
+    ON CONFLICT (currency) WHERE user_id IS NULL DO NOTHING
+    RETURNING id, user_id, currency, kind
+), touched AS (
+    SELECT * FROM credited
+    UNION ALL SELECT * FROM debited
+    UNION ALL SELECT * FROM external_created
+    UNION ALL
+    SELECT id, user_id, currency, kind FROM ledger_accounts
+    WHERE user_id IS NULL AND currency IN (SELECT currency FROM booked WHERE user_id IS NULL)
+), postings AS (
+    INSERT INTO ledger_postings (journal_id, account_id, amount_minor)
+    SELECT b.journal_id, t.id, b.amount
+    FROM booked b JOIN touched t
+      ON t.user_id IS NOT DISTINCT FROM b.user_id AND t.currency = b.currency
+     AND t.kind = b.account_kind
+)"""
+
+# Every net debit found its account (else: not enough money, as the CHECK says).
+FUNDS_GUARD = (
+    "payments_expect_funds((SELECT count(*) FROM debited),"
+    " (SELECT count(*) FROM nets WHERE amount < 0))"
 )
-INSERT INTO ledger_postings (journal_id, account_id, amount_minor)
-SELECT journal_id, account_id, amount FROM booked
-"""
 
 SELECT_BALANCES = """
 SELECT currency, kind, balance_minor FROM ledger_accounts
@@ -71,45 +95,32 @@ WHERE user_id = %(user_id)s
 NON_NEGATIVE = "ledger_accounts_non_negative"
 
 
-def queue_journals(session: Session, journals: Sequence[Journal]) -> None:
-    """Queue the one statement that books all of ``journals``."""
-    postings = [(j, p) for j in journals for p in j.postings]
-    if not postings:
-        return
-    session.queue(
-        ENSURE_ACCOUNTS,
+def journal_ctes() -> tuple[str, str]:
+    """The CTEs booking a commit's journals, and the guard its final SELECT runs."""
+    return JOURNAL_CTES, FUNDS_GUARD
+
+
+def journal_rows(journals: Sequence[Journal]) -> list[dict[str, Any]]:
+    """One row per posting: the CTEs' ``moves``."""
+    return [
         {
-            "user_id": [p.account.user_id for _, p in postings],
-            "currency": [p.account.currency for _, p in postings],
-            "account_kind": [p.account.kind.value for _, p in postings],
-        },
-    )
-    session.queue(
-        POST_JOURNALS,
-        {
-            "transaction_id": [j.transaction_id for j, _ in postings],
-            "journal_kind": [j.kind for j, _ in postings],
-            "user_id": [p.account.user_id for _, p in postings],
-            "currency": [p.account.currency for _, p in postings],
-            "account_kind": [p.account.kind.value for _, p in postings],
-            "amount": [p.amount_minor for _, p in postings],
-        },
-    )
+            "transaction_id": j.transaction_id,
+            "journal_kind": j.kind,
+            "user_id": p.account.user_id,
+            "currency": p.account.currency,
+            "account_kind": p.account.kind.value,
+            "amount": p.amount_minor,
+        }
+        for j in journals
+        for p in j.postings
+    ]
 
 
 class PostgresLedger:
-    """Ledger port: journals are booked by the unit of work at commit."""
+    """Ledger port: journals are booked by the unit of work's commit (write_path.py)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
-
-    async def post(self, journal: Journal) -> None:
-        """Book the journal with this unit of work's commit (replays book nothing).
-
-        The commit raises InsufficientFunds when a user account would go
-        below zero.
-        """
-        queue_journals(self._session, [journal])
 
     async def balances(self, user_id: int) -> list[Balance]:
         rows = await self._session.fetch(SELECT_BALANCES, {"user_id": user_id})

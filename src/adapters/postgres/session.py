@@ -11,7 +11,8 @@ them instead of costing a round trip each:
   flush - one round trip;
 - writes are queued and sent at ``commit()`` with ``BEGIN`` (if not yet
   open) and ``COMMIT`` in a single flush - one round trip. A failing
-  statement aborts the rest, so nothing is kept.
+  statement aborts the rest, so nothing is kept. A lone statement with no
+  transaction open is sent as it is: it is its own transaction.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ class Session:
         queued, self._queued = self._queued, []
         if not queued and not self._begun:
             return  # nothing was read under a lock and nothing is to be written
+        if len(queued) == 1 and not self._begun:
+            # One statement is atomic on its own (autocommit): no BEGIN/COMMIT.
+            await self.conn.execute(*queued[0])
+            return
         async with self.conn.pipeline():
             if queued:
                 await self._begin_if_needed()

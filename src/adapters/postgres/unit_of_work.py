@@ -2,9 +2,10 @@
 
 Repositories read through the unit's Session and keep track of what they
 loaded or were given; ``commit()`` collects every tracked transaction's
-changes once (application/changes.py) and sends them, with whatever else was
-queued (inbox results, issues, audit entries), between BEGIN and COMMIT in
-one flush (see session.py and write_path.py). Nothing is kept unless
+changes once (application/changes.py) into one statement (write_path.py)
+and sends it with whatever else was queued (inbox results, issues, audit
+entries): alone it needs no BEGIN/COMMIT, otherwise they travel in the same
+flush (session.py). Either way one round trip. Nothing is kept unless
 ``commit()`` is awaited. Driver errors are translated at this one place:
 "the database is not there" becomes ServiceUnavailable (503), a lost race
 ConcurrentUpdate, the ledger's guards InsufficientFunds and
@@ -32,7 +33,7 @@ from adapters.postgres.routing import PostgresRoutingRepository
 from adapters.postgres.session import Session
 from adapters.postgres.transactions import PostgresTransactionRepository
 from adapters.postgres.users import PostgresUserRepository
-from adapters.postgres.write_path import queue_changes
+from adapters.postgres.write_path import write_statement
 from application.changes import TransactionChanges, collect, has_changes, written
 from application.log_context import current_actor
 from domain.errors import (
@@ -108,7 +109,7 @@ class PostgresUnitOfWork:
         """Write every tracked change and make it durable, in one flush."""
         session = self._require_session()
         changes = self._collect()
-        queue_changes(session, self._keyring, changes)
+        self._queue(session, changes)
         await _translated(session.commit())
         for change in changes:
             written(change)
@@ -122,18 +123,26 @@ class PostgresUnitOfWork:
             async with session.savepoint():
                 yield
                 changes = self._collect()
-                queue_changes(session, self._keyring, changes)
+                self._queue(session, changes)
         except psycopg.Error as exc:
+            self.inbox.forget_pending()
             self._forget_changed(changes)
             translated = _translate(exc)
             if translated is None:
                 raise
             raise translated from exc
         except BaseException:
+            self.inbox.forget_pending()
             self._forget_changed(changes)
             raise
         for change in changes:
             written(change)
+
+    def _queue(self, session: Session, changes: list[TransactionChanges]) -> None:
+        self.inbox.queue_pending()
+        statement = write_statement(changes, self._keyring)
+        if statement is not None:
+            session.queue(*statement)
 
     def _collect(self) -> list[TransactionChanges]:
         actor = current_actor() or "system"

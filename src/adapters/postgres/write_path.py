@@ -1,10 +1,18 @@
-"""The statements a commit sends for a set of changed transactions.
+"""The one statement a commit sends for its changed transactions.
 
-Each kind of row is one multi-row statement over ``unnest`` of arrays, so a
-commit costs the same handful of statements for one transaction (a request)
-or for a hundred (a batch of callbacks): the state rows (inserted, or updated
-under the optimistic lock), the changed attempts, the outbox events, the audit
-entries and the ledger journals. ``Session.commit`` sends them in one flush.
+Everything the changes require is written by a single SQL statement made of
+data-modifying CTEs over ``jsonb_to_recordset`` of one JSON parameter each, so a commit costs one
+statement whether it carries one transaction (a request) or a hundred (a
+batch of callbacks): the state rows (inserted, or updated under the
+optimistic lock), the changed attempts, the outbox events, the audit entries
+and the ledger journals with their balances. A single statement is atomic on
+its own, so a unit of work that has nothing else to write sends it without
+BEGIN/COMMIT: one round trip (see Session.commit). Foreign keys between the
+CTEs' rows are checked at the end of the statement, the journals' zero sum at
+commit (migration 0002's deferred trigger).
+
+Only the CTEs a commit needs are included, so there are a few statement
+shapes; each is prepared by the driver after a few uses.
 """
 
 from __future__ import annotations
@@ -12,78 +20,73 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
-from psycopg.types.json import Jsonb
+import msgspec
 
 from adapters.crypto.keyring import Keyring
 from adapters.messages import TRANSACTIONS_TOPIC, envelope
-from adapters.postgres.ledger import queue_journals
-from adapters.postgres.session import Session
+from adapters.postgres.ledger import journal_ctes, journal_rows
 from application.changes import TransactionChanges
 from domain.transaction import Attempt, Transaction, TransactionEvent
 
-INSERT_TRANSACTIONS = """
-INSERT INTO transactions (
-    id, type, status, user_id, amount_minor, currency, gateway_id, reference_id,
-    redirect_url, message, version, created_at, updated_at, destination_enc)
-SELECT * FROM unnest(
-    %(id)s::uuid[], %(type)s::text[], %(status)s::text[], %(user_id)s::bigint[],
-    %(amount_minor)s::bigint[], %(currency)s::text[], %(gateway_id)s::text[],
-    %(reference_id)s::text[], %(redirect_url)s::text[], %(message)s::text[],
-    %(version)s::integer[], %(created_at)s::timestamptz[], %(updated_at)s::timestamptz[],
-    %(destination_enc)s::text[])
-"""
+INSERT_TRANSACTIONS = """inserted AS (
+    INSERT INTO transactions (
+        id, type, status, user_id, amount_minor, currency, gateway_id, reference_id,
+        redirect_url, message, version, created_at, updated_at, destination_enc)
+    SELECT * FROM jsonb_to_recordset(%(inserted)s::jsonb) AS r(
+        id uuid, type text, status text, user_id bigint, amount_minor bigint,
+        currency text, gateway_id text, reference_id text, redirect_url text,
+        message text, version integer, created_at timestamptz, updated_at timestamptz,
+        destination_enc text)
+)"""
 
-# Only what may change after creation. The optimistic lock: every row must
-# still be at the version it was read at, or the whole commit fails (40001).
-UPDATE_TRANSACTIONS = """
-WITH v AS (
-    SELECT * FROM unnest(
-        %(id)s::uuid[], %(status)s::text[], %(gateway_id)s::text[], %(reference_id)s::text[],
-        %(redirect_url)s::text[], %(message)s::text[], %(version)s::integer[],
-        %(updated_at)s::timestamptz[], %(loaded_version)s::integer[])
-    AS v(id, status, gateway_id, reference_id, redirect_url, message, version,
-         updated_at, loaded_version)
+# Only what may change after creation; the WHERE clause is the optimistic lock
+# (checked by the guard in the final SELECT).
+UPDATE_TRANSACTIONS = """changed AS (
+    SELECT * FROM jsonb_to_recordset(%(updated)s::jsonb) AS c(
+        id uuid, status text, gateway_id text, reference_id text, redirect_url text,
+        message text, version integer, updated_at timestamptz, loaded_version integer)
 ), updated AS (
     UPDATE transactions t
-    SET status = v.status, gateway_id = v.gateway_id, reference_id = v.reference_id,
-        redirect_url = v.redirect_url, message = v.message, version = v.version,
-        updated_at = v.updated_at
-    FROM v
-    WHERE t.id = v.id AND t.version = v.loaded_version
+    SET status = c.status, gateway_id = c.gateway_id, reference_id = c.reference_id,
+        redirect_url = c.redirect_url, message = c.message, version = c.version,
+        updated_at = c.updated_at
+    FROM changed c
+    WHERE t.id = c.id AND t.version = c.loaded_version
     RETURNING t.id
+)"""
+
+UPSERT_ATTEMPTS = """attempts AS (
+    INSERT INTO transaction_attempts (
+        transaction_id, attempt_no, gateway_id, idempotency_reference, outcome,
+        error_code, latency_ms, tries, started_at)
+    SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
+        transaction_id uuid, attempt_no integer, gateway_id text, reference text,
+        outcome text, error_code text, latency_ms integer, tries integer,
+        started_at timestamptz)
+    ON CONFLICT (transaction_id, attempt_no) DO UPDATE
+    SET outcome = EXCLUDED.outcome, error_code = EXCLUDED.error_code,
+        latency_ms = EXCLUDED.latency_ms, tries = EXCLUDED.tries
+)"""
+
+INSERT_EVENTS = """events AS (
+    INSERT INTO outbox (event_id, topic, key, event_type, transaction_id, version, payload)
+    SELECT * FROM jsonb_to_recordset(%(events)s::jsonb) AS r(
+        event_id uuid, topic text, key text, event_type text, transaction_id uuid,
+        version integer, payload jsonb)
+), audit AS (
+    INSERT INTO audit_log (actor, action, subject_type, subject_id, details)
+    SELECT * FROM jsonb_to_recordset(%(audit)s::jsonb) AS r(
+        actor text, action text, subject_type text, subject_id text, details jsonb)
+)"""
+
+# Raises 40001 (read again, retry) when a row moved since it was read.
+VERSION_GUARD = (
+    "payments_expect_rows((SELECT count(*) FROM updated), %(expected)s,"
+    " 'transaction changed since it was read')"
 )
-SELECT payments_expect_rows(
-    (SELECT count(*) FROM updated), %(expected)s, 'transaction changed since it was read')
-"""
-
-UPSERT_ATTEMPTS = """
-INSERT INTO transaction_attempts (
-    transaction_id, attempt_no, gateway_id, idempotency_reference, outcome,
-    error_code, latency_ms, tries, started_at)
-SELECT * FROM unnest(
-    %(transaction_id)s::uuid[], %(attempt_no)s::integer[], %(gateway_id)s::text[],
-    %(reference)s::text[], %(outcome)s::text[], %(error_code)s::text[],
-    %(latency_ms)s::integer[], %(tries)s::integer[], %(started_at)s::timestamptz[])
-ON CONFLICT (transaction_id, attempt_no) DO UPDATE
-SET outcome = EXCLUDED.outcome, error_code = EXCLUDED.error_code,
-    latency_ms = EXCLUDED.latency_ms, tries = EXCLUDED.tries
-"""
-
-INSERT_OUTBOX = """
-INSERT INTO outbox (event_id, topic, key, event_type, transaction_id, version, payload)
-SELECT * FROM unnest(
-    %(event_id)s::uuid[], %(topic)s::text[], %(key)s::text[], %(event_type)s::text[],
-    %(transaction_id)s::uuid[], %(version)s::integer[], %(payload)s::jsonb[])
-"""
-
-INSERT_AUDIT = """
-INSERT INTO audit_log (actor, action, subject_type, subject_id, details)
-SELECT * FROM unnest(
-    %(actor)s::text[], %(action)s::text[], %(subject_type)s::text[],
-    %(subject_id)s::text[], %(details)s::jsonb[])
-"""
 
 
 def destination_aad(transaction_id: str) -> bytes:
@@ -91,49 +94,53 @@ def destination_aad(transaction_id: str) -> bytes:
     return f"transactions.destination_enc:{transaction_id}".encode()
 
 
-def queue_changes(
-    session: Session, keyring: Keyring, changes: Sequence[TransactionChanges]
-) -> None:
-    """Queue every row the changes require, one statement per kind of row."""
+def write_statement(
+    changes: Sequence[TransactionChanges], keyring: Keyring
+) -> tuple[str, dict[str, Any]] | None:
+    """The statement writing every row ``changes`` require, or None if there are none."""
     changes = [c for c in changes if not c.empty]
     if not changes:
-        return
+        return None
+    ctes: list[str] = []
+    guards: list[str] = []
+    params: dict[str, Any] = {}
     new = [c.transaction for c in changes if c.new]
     if new:
-        session.queue(INSERT_TRANSACTIONS, _columns(_inserted(tx, keyring) for tx in new))
-    # Rows in id order: two batches locking the same rows cannot deadlock.
+        ctes.append(INSERT_TRANSACTIONS)
+        params["inserted"] = _json([_inserted(tx, keyring) for tx in new])
+    # Rows in id order: two commits locking the same rows cannot deadlock.
     stored = sorted((c for c in changes if not c.new), key=lambda c: c.transaction.id)
     if stored:
-        params: dict[str, Any] = {**_columns(_updated(c) for c in stored), "expected": len(stored)}
-        session.queue(UPDATE_TRANSACTIONS, params)
+        ctes.append(UPDATE_TRANSACTIONS)
+        params["updated"] = _json([_updated(c) for c in stored])
+        params["expected"] = len(stored)
+        guards.append(VERSION_GUARD)
     attempts = [_attempt(c, a) for c in changes for a in c.attempts]
     if attempts:
-        session.queue(UPSERT_ATTEMPTS, _columns(attempts))
+        ctes.append(UPSERT_ATTEMPTS)
+        params["attempts"] = _json(attempts)
     events = [e for c in changes for e in c.events]
     if events:
-        session.queue(INSERT_OUTBOX, _columns(_outbox_row(e) for e in events))
-    audit = [a for c in changes for a in c.audit]
-    if audit:
-        session.queue(
-            INSERT_AUDIT,
-            {
-                "actor": [a.actor for a in audit],
-                "action": [a.action for a in audit],
-                "subject_type": [a.subject_type for a in audit],
-                "subject_id": [a.subject_id for a in audit],
-                "details": [Jsonb(a.details) for a in audit],
-            },
-        )
-    queue_journals(session, [j for c in changes for j in c.journals])
+        ctes.append(INSERT_EVENTS)
+        params["events"] = _json([_outbox_row(e) for e in events])
+        params["audit"] = _json([asdict(a) for c in changes for a in c.audit])
+    journals = [j for c in changes for j in c.journals]
+    if journals:
+        ledger_ctes, ledger_guard = journal_ctes()
+        ctes.append(ledger_ctes)
+        guards.append(ledger_guard)
+        params["moves"] = _json(journal_rows(journals))
+    select = "SELECT " + (", ".join(guards) if guards else "1")
+    return "WITH " + ",\n".join(ctes) + "\n" + select, params
 
 
-def _columns(rows: Any) -> dict[str, list[Any]]:
-    """Rows as dicts -> one list per column (the arrays ``unnest`` takes)."""
-    out: dict[str, list[Any]] = {}
-    for row in rows:
-        for key, value in row.items():
-            out.setdefault(key, []).append(value)
-    return out
+def _json(rows: list[dict[str, Any]]) -> str:
+    """Rows for ``jsonb_to_recordset``: one text parameter, encoded in C (msgspec),
+    instead of one array per column for the driver to dump element by element."""
+    return _ENCODER.encode(rows).decode()
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 def _inserted(tx: Transaction, keyring: Keyring) -> dict[str, Any]:
@@ -198,5 +205,5 @@ def _outbox_row(event: TransactionEvent) -> dict[str, Any]:
         "event_type": event.type,
         "transaction_id": event.transaction_id,
         "version": event.version,
-        "payload": Jsonb(envelope(event_id, event)),
+        "payload": envelope(event_id, event),
     }

@@ -12,6 +12,14 @@ Callbacks have a cap of their own, larger: they settle payments already
 under way, so new payments are shed first, and a gateway retries a refused
 callback. Every other route is untouched.
 
+Two signals, either of which sheds:
+- the event loop's lag (``max_lag_s``): a worker whose loop runs late is out
+  of CPU, whatever its gateways' latency, and every request it takes on
+  waits longer still. This is the knee on any box and for any PSP;
+- a hard cap on requests in flight (``limit``): memory and sockets stay
+  bounded even if the loop keeps up (slow gateways mean many requests
+  waiting cheaply, which is fine up to a point).
+
 A plain counter is enough: the event loop runs one coroutine at a time, and
 the check and the increment have no ``await`` between them. No queueing:
 the requests that would wait are the ones that make everyone late.
@@ -20,6 +28,7 @@ the requests that would wait are the ones that make everyone late.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from litestar.middleware import DefineMiddleware
@@ -40,16 +49,26 @@ class Gate:
     the routes of one kind must share their count.
     """
 
-    def __init__(self, kind: str, limit: int) -> None:
+    def __init__(
+        self,
+        kind: str,
+        limit: int,
+        *,
+        max_lag_s: float = 0.0,
+        lag: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         self.kind = kind
         self.limit = limit  # 0: no limit
+        self.max_lag_s = max_lag_s  # 0: lag is not looked at
+        self._lag = lag
         self.inflight = 0
         body = {
             "type": "/problems/overloaded",
             "title": "Overloaded",
             "status": 503,
             "detail": (
-                f"this instance is already running its limit of {limit} {kind} requests; "
+                f"this instance is at its limit for {kind} requests (at most {limit} at "
+                "once, or its CPU is saturated); "
                 f"nothing was recorded, retry after {RETRY_AFTER_S} s "
                 "(with the same Idempotency-Key, if any)"
             ),
@@ -60,6 +79,12 @@ class Gate:
             (b"content-length", str(len(self._body)).encode()),
             (b"retry-after", str(RETRY_AFTER_S).encode()),
         ]
+
+    def full(self) -> bool:
+        """No room for one more: at the cap, or the loop already runs late."""
+        if self.limit > 0 and self.inflight >= self.limit:
+            return True
+        return self.max_lag_s > 0 and self._lag() > self.max_lag_s
 
     async def refuse(self, send: Any) -> None:
         """The 503, built ahead: shedding must cost less than serving."""
@@ -86,10 +111,10 @@ class AdmissionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gate = self._gate(scope)
-        if gate is None or gate.limit <= 0:
+        if gate is None:
             await self._app(scope, receive, send)
             return
-        if gate.inflight >= gate.limit:
+        if gate.full():
             await gate.refuse(send)
             return
         gate.inflight += 1
@@ -99,10 +124,17 @@ class AdmissionMiddleware:
             gate.inflight -= 1
 
 
-def admission_middleware(payments: int, callbacks: int) -> DefineMiddleware:
-    """Caps for payments and callbacks; 0 turns one off."""
+def admission_middleware(
+    payments: int, callbacks: int, max_lag_s: float = 0.0, lag: Callable[[], float] | None = None
+) -> DefineMiddleware:
+    """Caps for payments and callbacks (0 turns one off) and the loop lag that sheds.
+
+    Callbacks shed at twice the lag that sheds payments: they settle work
+    already under way, so new payments go first.
+    """
+    probe = lag or (lambda: 0.0)
     return DefineMiddleware(
         AdmissionMiddleware,
-        payments=Gate("payment", payments),
-        callbacks=Gate("callback", callbacks),
+        payments=Gate("payment", payments, max_lag_s=max_lag_s, lag=probe),
+        callbacks=Gate("callback", callbacks, max_lag_s=2 * max_lag_s, lag=probe),
     )

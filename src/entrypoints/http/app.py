@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from adapters.gateways.monitor import LOOP_LAG
 from entrypoints.container import Container
 from entrypoints.http.admission import admission_middleware
 from entrypoints.http.auth import ApiKeys, admin_guard
@@ -65,7 +67,12 @@ def create_app(
         # Build the singletons now so the first request does not pay for it.
         await resolve(container.gateways)
         await resolve(container.keyring)  # a bad key fails start-up, not a request
+        LOOP_LAG.ensure_running()  # admission control reads it from the first request on
         workers = await start_workers(container, settings) if settings.run_workers else []
+        if settings.database_url:
+            # Every serving process hears routing changes, workers or not.
+            listener = await resolve(container.routing_changes)
+            workers.append(asyncio.create_task(listener.run_forever(), name="routing-changes"))
         try:
             yield
         finally:
@@ -111,7 +118,10 @@ def create_app(
             # Right inside the metrics, so shed requests are counted as 503s
             # yet cost nothing else (see admission.py).
             admission_middleware(
-                settings.payment_admission_limit, settings.callback_admission_limit
+                settings.payment_admission_limit,
+                settings.callback_admission_limit,
+                settings.admission_max_lag_s,
+                LOOP_LAG.lag_s,
             ),
             server_timing_middleware(),
             xml_middleware(settings.max_body_bytes),

@@ -17,6 +17,21 @@ BEGIN
 END;
 $$;
 
+-- The no-overdraft guard of a commit's net debits (adapters/postgres/ledger.py):
+-- a debit that found no account to take the money from is "not enough money",
+-- reported exactly like the CHECK on an account that would go below zero.
+CREATE FUNCTION payments_expect_funds(debited bigint, debits bigint)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF debited <> debits THEN
+        RAISE EXCEPTION 'insufficient funds: % of % debited accounts exist', debited, debits
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'ledger_accounts_non_negative';
+    END IF;
+    RETURN debited;
+END;
+$$;
+
 -- The verified callback's fields (never the raw body: that stays encrypted in
 -- body_enc), so a retry can apply it again without the gateway re-sending.
 ALTER TABLE callback_inbox ADD COLUMN callback jsonb;
@@ -38,3 +53,23 @@ CREATE INDEX callback_inbox_unsettled_idx ON callback_inbox (received_at)
     WHERE status = 'received';
 CREATE INDEX callback_inbox_retry_idx ON callback_inbox (next_attempt_at)
     WHERE status = 'received' AND next_attempt_at IS NOT NULL;
+
+-- Every process caches users' countries and countries' routes; a change to
+-- any of them (admin API, or SQL by hand as in docs/adding-a-gateway.md)
+-- tells every listener at commit, so no process routes on stale data.
+CREATE FUNCTION routing_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('payments_routing', TG_TABLE_NAME);
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER users_routing_changed AFTER INSERT OR UPDATE OR DELETE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION routing_changed();
+CREATE TRIGGER gateways_routing_changed AFTER INSERT OR UPDATE OR DELETE ON gateways
+    FOR EACH STATEMENT EXECUTE FUNCTION routing_changed();
+CREATE TRIGGER gateway_countries_routing_changed
+    AFTER INSERT OR UPDATE OR DELETE ON gateway_countries
+    FOR EACH STATEMENT EXECUTE FUNCTION routing_changed();
+CREATE TRIGGER countries_routing_changed AFTER INSERT OR UPDATE OR DELETE ON countries
+    FOR EACH STATEMENT EXECUTE FUNCTION routing_changed();

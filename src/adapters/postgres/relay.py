@@ -3,9 +3,9 @@
 - One leader at a time: a session advisory lock on a dedicated connection.
   Other replicas wait; if the leader's connection dies, the lock is freed.
 - Woken by NOTIFY (a trigger on outbox inserts) with a slow poll as fallback;
-  after a wake it waits ``coalesce_s`` (10 ms) so the commits of that moment
+  after a wake it waits ``coalesce_s`` (25 ms) so the commits of that moment
   travel in one batch (callbacks are applied a batch at a time, so the wait
-  costs each one 10 ms, not 10 ms per callback).
+  costs each one 25 ms, not 25 ms per callback).
 - Each batch is read with FOR UPDATE SKIP LOCKED, handed to the publisher in
   id order and marked published in the same database transaction: if
   publishing fails, nothing is marked and the batch goes again. Delivery is
@@ -56,7 +56,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         retry_delay_s: float = 1.0,
-        coalesce_s: float = 0.01,
+        coalesce_s: float = 0.025,
     ) -> None:
         self._pool = pool
         self._url = database_url

@@ -229,6 +229,7 @@ def cost_table(steps: Sequence[Step]) -> str:
         "callbacks applied/s",
         "completion p50/p99 ms",
         "loadgen lag p99 ms",
+        "payments check",
     ]
     rows = [_row(head), _row(["---"] * len(head))]
     for s in steps:
@@ -251,6 +252,7 @@ def cost_table(steps: Sequence[Step]) -> str:
                     _f(s.applied_rps, 0),
                     completion,
                     _f(s.lag_p99_ms, 1),
+                    s.invariants or "-",
                 ]
             )
         )

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from bench.ceilings import parse_pgbench
 from bench.loadgen import LoadResult, LoadSpec, RequestTemplate, parse_server_timing, run_load
@@ -294,3 +295,18 @@ def test_profile_summary_keeps_workers_and_names_packages(tmp_path: Path) -> Non
     assert packages == {"psycopg": 50, "payments:entrypoints": 20}
     inclusive = dict(summary.inclusive_top)
     assert inclusive["Deposit.execute (application/deposit.py)"] == 50
+
+
+async def test_the_apply_rate_bench_applies_every_callback(empty_database_url: str) -> None:
+    from bench.apply_rate import measure
+
+    result = await measure(empty_database_url, 40, 15)  # batches of 15, 15, 10
+    assert result["callbacks"] == 40
+    assert result["per_s"] > 0
+    with psycopg.connect(empty_database_url) as conn:
+        statuses = conn.execute("SELECT status, count(*) FROM transactions GROUP BY 1").fetchall()
+        balances = conn.execute(
+            "SELECT sum(balance_minor) FROM ledger_accounts WHERE kind = 'available'"
+        ).fetchone()
+    assert statuses == [("completed", 40)]
+    assert balances == (10 * 1000 + 10 * 1000 + 10 * 1000 + 10 * 10,)  # JPY has no minor unit

@@ -203,9 +203,6 @@ class CallbackInbox(Protocol):
     async def lock(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], InboxState]:
         """The state of each known (gateway, event id), locked until commit."""
 
-    async def status_of(self, gateway_id: str, event_id: str) -> str | None:
-        """received | applied | duplicate | flagged | quarantined, or None when unknown."""
-
     async def resolve(self, gateway_id: str, event_id: str, status: str, detail: str) -> None:
         """Record how the callback was dealt with (with the commit)."""
 

@@ -357,10 +357,6 @@ class MemoryInbox:
         self._staged.inbox[key] = InboxRow(callback, raw_body)
         return True
 
-    async def status_of(self, gateway_id: str, event_id: str) -> str | None:
-        row = self._row((gateway_id, event_id))
-        return row.status if row else None
-
     async def lock(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], InboxState]:
         return {
             key: InboxState(row.status, row.apply_attempts)

@@ -111,10 +111,6 @@ class PostgresCallbackInbox:
             for r in rows
         }
 
-    async def status_of(self, gateway_id: str, event_id: str) -> str | None:
-        state = (await self.lock([(gateway_id, event_id)])).get((gateway_id, event_id))
-        return state.status if state else None
-
     async def resolve(self, gateway_id: str, event_id: str, status: str, detail: str) -> None:
         self._resolved.append(
             {"gateway_id": gateway_id, "event_id": event_id, "status": status, "detail": detail}

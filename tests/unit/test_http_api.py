@@ -221,3 +221,21 @@ def test_every_answer_carries_server_timing(client: TestClient[Any]) -> None:
     assert set(parts) == {"gateway", "app", "total"}
     assert float(parts["total"]) >= float(parts["gateway"]) >= 0
     assert "server-timing" in client.get("/health").headers
+
+
+def test_answers_carrying_money_or_transactions_are_never_cached(
+    client: TestClient[Any],
+) -> None:
+    made = client.post(
+        "/deposit", json={"user_id": 1, "amount": "5.00", "currency": "USD"}, headers=CLIENT
+    )
+    tx_id = made.json()["transaction_id"]
+    answers = [
+        made,
+        client.get(f"/transactions/{tx_id}", headers=CLIENT),
+        client.get("/transactions?user_id=1", headers=CLIENT),
+        client.get("/users/1/balances", headers=CLIENT),
+    ]
+    for answer in answers:
+        assert answer.status_code in (200, 201), answer.text
+        assert answer.headers["cache-control"] == "no-store", answer.request.url

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from litestar import Controller, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -59,6 +60,8 @@ class TransactionController(Controller):
     path = "/"
     tags = ["transactions"]
     guards = [client_guard]
+    # Transactions carry money and payout details: no cache may keep them.
+    cache_control = CacheControlHeader(no_store=True)
 
     @post(
         "/deposit",

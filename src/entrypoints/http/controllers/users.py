@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, put
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter
@@ -19,6 +20,8 @@ UserIdPath = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 class UserController(Controller):
     path = "/users"
+    # Balances are money: no cache may keep them.
+    cache_control = CacheControlHeader(no_store=True)
     tags = ["users"]
 
     @put(

@@ -63,6 +63,9 @@ def world() -> Iterator[World]:
             encryption_keys=Keyring.new_key_spec("unit"),
             health_interval_s=0,
             run_workers=False,
+            # TestClient runs the app on a thread of this busy process: its
+            # loop's lag measures the test run, not the app.
+            admission_max_lag_s=0,
         )
     )
     container.db_pool.override(providers.Object(None))

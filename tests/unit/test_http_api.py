@@ -239,3 +239,53 @@ def test_answers_carrying_money_or_transactions_are_never_cached(
     for answer in answers:
         assert answer.status_code in (200, 201), answer.text
         assert answer.headers["cache-control"] == "no-store", answer.request.url
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_a_body_in_another_content_type_is_415_and_records_nothing(
+    client: TestClient[Any], world: World, content_type: str | None
+) -> None:
+    body = b'{"user_id": 1, "amount": "1.00", "currency": "USD"}'
+    headers = {**CLIENT, **({"Content-Type": content_type} if content_type else {})}
+    r = client.post("/deposit", content=body, headers=headers)
+    problem = assert_problem(r, 415)
+    assert problem["type"] == "/problems/unsupported-media-type"
+    assert world.store.transactions == {}
+
+
+def test_json_with_a_charset_is_accepted(client: TestClient[Any]) -> None:
+    body = b'{"user_id": 1, "amount": "1.00", "currency": "USD"}'
+    headers = {**CLIENT, "Content-Type": "application/json; charset=utf-8"}
+    assert client.post("/deposit", content=body, headers=headers).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body"),
+    [
+        (
+            "/deposit",
+            "POST",
+            b'{"user_id": 1, "amount": "1.23", "currency": "USD", "amount": "999.00"}',
+        ),
+        (
+            "/withdrawal",
+            "POST",
+            b'{"user_id": 1, "amount": "1.00", "currency": "USD",'
+            b' "destination": {"iban": "DE1", "iban": "DE2"}}',
+        ),
+        ("/users/7", "PUT", b'{"country": "US", "country": "GB"}'),
+    ],
+)
+def test_a_json_object_that_repeats_a_key_is_400_and_records_nothing(
+    client: TestClient[Any], world: World, path: str, method: str, body: bytes
+) -> None:
+    key = ADMIN if path.startswith("/users") else CLIENT
+    headers = {**key, "Content-Type": "application/json"}
+    r = client.request(method, path, content=body, headers=headers)
+    problem = assert_problem(r, 400)
+    assert "repeats the key" in problem["detail"]
+    assert world.store.transactions == {}
+    assert 7 not in world.store.users

@@ -27,6 +27,7 @@ from entrypoints.http.dashboard import dashboard_router, template_config
 from entrypoints.http.dependencies import DEPENDENCIES, resolve
 from entrypoints.http.idempotency import idempotency_middleware
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.strict_body import strict_body_middleware
 from entrypoints.http.timing import server_timing_middleware
 from entrypoints.http.xml import xml_middleware
 from entrypoints.sandbox.app import sandbox_controller
@@ -124,6 +125,9 @@ def create_app(
                 LOOP_LAG.lag_s,
             ),
             server_timing_middleware(),
+            # Before anything reads a body: 415 for other content types, 400
+            # for a JSON object that repeats a key (see strict_body.py).
+            strict_body_middleware(settings.max_body_bytes),
             xml_middleware(settings.max_body_bytes),
             idempotency_middleware(settings.idempotency_ttl_s, settings.max_body_bytes),
         ],

@@ -289,3 +289,11 @@ def test_a_json_object_that_repeats_a_key_is_400_and_records_nothing(
     assert "repeats the key" in problem["detail"]
     assert world.store.transactions == {}
     assert 7 not in world.store.users
+
+
+def test_gateway_callbacks_choose_their_own_content_type(client: TestClient[Any]) -> None:
+    # Authenticated by signature, read by the gateway's family: no 415 here;
+    # the callback route answers for itself (this world knows no verifiers).
+    r = client.post("/callback/paypal", content=b'{"event_id": "e"}')
+    assert r.status_code != 415
+    assert_problem(r, 404)

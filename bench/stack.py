@@ -122,6 +122,10 @@ class Secrets:
             for gid, family in GATEWAYS.items()
         }
     )
+    # The merchant credential each sandbox PSP takes payments with.
+    merchant: dict[str, str] = field(
+        default_factory=lambda: {gid: f"mk_bench_{secrets.token_urlsafe(18)}" for gid in GATEWAYS}
+    )
 
     def env(self) -> dict[str, str]:
         out = {
@@ -132,6 +136,8 @@ class Secrets:
         }
         for gid, secret in self.webhook.items():
             out[f"PAYMENTS_WEBHOOK_SECRET_{gid.upper()}"] = secret
+        for gid, key in self.merchant.items():
+            out[f"PAYMENTS_GATEWAY_KEY_{gid.upper()}"] = key
         return out
 
 
@@ -385,6 +391,9 @@ class Stack:
                 "PAYMENTS_SANDBOX_CALLBACK_URL": f"http://127.0.0.1:{self.service_port}",
                 "PAYMENTS_SERVE_SANDBOX": "0",
                 "PAYMENTS_LOG_LEVEL": self.log_level,
+                # One API key offers every deposit, above the default per-key
+                # quota: the benchmark measures capacity, not the quota.
+                "PAYMENTS_RATE_LIMIT_PER_S": "0",
                 "PYTHONUNBUFFERED": "1",
             }
         )

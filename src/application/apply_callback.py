@@ -13,8 +13,9 @@ anyone else.
 Safe to run any number of times for one callback (at-least-once delivery):
 the inbox row records the result in the same database transaction as the
 state change, and a callback already dealt with is skipped. A callback that
-names another gateway, another amount, or contradicts a terminal state is
-never applied: it is flagged for reconciliation instead.
+names another gateway, another gateway reference, amount or currency than the
+accepted attempt's (``Transaction.check_settlement``), or contradicts a
+terminal state is never applied: it is flagged for reconciliation instead.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ class ApplyCallbacks:
             tx = await uow.transactions.get(callback.transaction_id)
             problem = _mismatch(tx, callback)
             if tx is None or problem:
-                status = await _flag(uow, callback, problem or "unknown transaction")
+                status = await flag_callback(uow, callback, problem or "unknown transaction")
             else:
                 status = await self._settle(uow, tx, callback)
         seen[key] = status
@@ -149,7 +150,7 @@ class ApplyCallbacks:
             self._clock,
         )
         if result.contradiction:
-            return await _flag(
+            return await flag_callback(
                 uow, callback, f"gateway says {callback.status}, transaction is {tx.status}"
             )
         status = "applied" if result.applied else "duplicate"
@@ -208,7 +209,8 @@ async def _load(
     return states
 
 
-async def _flag(uow: UnitOfWork, callback: GatewayCallback, detail: str) -> str:
+async def flag_callback(uow: UnitOfWork, callback: GatewayCallback, detail: str) -> str:
+    """Resolve a stored callback as flagged and raise its reconciliation issue (with the commit)."""
     log.warning(
         "callback %s/%s for %s flagged: %s",
         callback.gateway_id,
@@ -227,21 +229,20 @@ async def _flag(uow: UnitOfWork, callback: GatewayCallback, detail: str) -> str:
 
 
 def _mismatch(tx: Transaction | None, callback: GatewayCallback) -> str | None:
+    if callback.mismatch:
+        return callback.mismatch  # flagged on receipt, never queued: a second line of defence
     if tx is None:
         return None
     asked = {a.gateway_id for a in tx.attempts}
-    expected = tx.gateway_id or (tx.attempts[-1].gateway_id if tx.attempts else None)
+    current = tx.current_attempt()
+    expected = current.gateway_id if current else None
     if callback.gateway_id != expected:
         # e.g. a late answer from a gateway we fell back from: money may sit there.
         where = "an abandoned attempt" if callback.gateway_id in asked else "a gateway never asked"
         return f"callback from {callback.gateway_id} ({where}); transaction is with {expected}"
-    if callback.amount_minor is not None and (
-        callback.amount_minor != tx.money.minor or callback.currency != tx.money.currency.code
-    ):
-        return (
-            f"amount mismatch: gateway {callback.amount_minor} {callback.currency}, "
-            f"ours {tx.money.minor} {tx.money.currency.code}"
-        )
+    mismatch = tx.check_settlement(callback.reference_id, callback.amount_minor, callback.currency)
+    if mismatch is not None:
+        return mismatch.detail
     if callback.status not in ("completed", "failed"):
         return f"unknown status {callback.status!r}"
     return None

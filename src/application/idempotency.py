@@ -5,6 +5,16 @@
 - same key while the first request still runs -> 409, try again later.
 Keys are scoped to the API key that used them and kept at least 24 hours.
 
+"Still runs" is a lease: the request holding a key renews it while it runs
+(default 60 s, PAYMENTS_IDEMPOTENCY_LEASE_S). A key whose lease ran out lost
+its request (the process died, kill -9); the next retry takes it over. The
+key names its transaction before that transaction can exist: the id is
+reserved when the key is claimed and the use case creates the transaction
+under it (``reserving`` / ``take_reserved_id``). So after a crash at any
+point either no transaction has that id (the retry processes the request,
+under the same id, so even a request that only seemed dead cannot create a
+second one) or it exists and the retry answers with its current state.
+
 Only answers that are decisions are stored: a created transaction, a
 decline, refusals that carry a transaction id, insufficient funds, unknown
 user. Anything else (validation errors, auth errors, database outages,
@@ -15,6 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 MIN_TTL_S = 24 * 3600
 MAX_KEY_LENGTH = 255
@@ -56,3 +70,41 @@ def is_decision(status: int, body: bytes) -> bool:
     if problem.get("transaction_id"):
         return True  # a transaction exists: the answer must not change
     return str(problem.get("type", "")).endswith(("insufficient-funds", "not-found"))
+
+
+@dataclass(slots=True)
+class Reservation:
+    """The transaction id a key holds for the request running under it."""
+
+    transaction_id: str
+    taken: bool = False  # the use case created (or tried to) a transaction with it
+
+
+_reservation: ContextVar[Reservation | None] = ContextVar(
+    "payments_idempotency_reservation", default=None
+)
+
+
+@contextmanager
+def reserving(transaction_id: str) -> Iterator[Reservation]:
+    """Inside the block, the first transaction a use case creates gets ``transaction_id``.
+
+    A context variable, like log_context's bindings: the request handler runs
+    in the middleware's task, so the reservation follows every ``await`` into
+    the use case and never leaks into a concurrent request.
+    """
+    reservation = Reservation(transaction_id)
+    token = _reservation.set(reservation)
+    try:
+        yield reservation
+    finally:
+        _reservation.reset(token)
+
+
+def take_reserved_id() -> str | None:
+    """The reserved transaction id, once per request; None without a key."""
+    reservation = _reservation.get()
+    if reservation is None or reservation.taken:
+        return None
+    reservation.taken = True
+    return reservation.transaction_id

@@ -149,8 +149,11 @@ class GatewayCallback:
     status: str  # completed | failed
     reference_id: str | None
     message: str
-    amount_minor: int | None = None  # when the gateway states it (SOAP family)
+    amount_minor: int | None = None  # when the gateway states it
     currency: str | None = None
+    # Set by the verifier when the callback cannot be about our payment (another
+    # merchant account, an amount no payment can have): stored, flagged, never applied.
+    mismatch: str | None = None
 
 
 class EventOutbox(Protocol):
@@ -419,24 +422,56 @@ class StoredResponse:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    outcome: Literal["new", "replay", "in_flight", "mismatch"]
+    """``new``: ours, run the request. ``abandoned``: ours now, but a request that
+    lost its lease held it before: its transaction (``transaction_id``) may exist."""
+
+    outcome: Literal["new", "abandoned", "replay", "in_flight", "mismatch"]
     response: StoredResponse | None = None
+    transaction_id: str | None = None  # new/abandoned: the id the key's transaction gets
 
 
 class IdempotencyStore(Protocol):
-    """Durable, cross-process store of idempotency keys."""
+    """Durable, cross-process store of idempotency keys, each leased to one request."""
 
-    async def claim(self, scope: str, key: str, fingerprint: str, ttl_s: int) -> Claim:
-        """Take the key for this request, or report what holds it."""
+    async def claim(
+        self,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        ttl_s: int,
+        *,
+        owner: str,
+        transaction_id: str,
+        lease_s: float,
+    ) -> Claim:
+        """Take the key for ``owner`` (reserving ``transaction_id`` on a new key),
+        or report what holds it; a key whose lease ran out is taken over."""
 
-    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        """Store the final response for replays."""
+    async def renew(self, scope: str, key: str, owner: str, lease_s: float) -> bool:
+        """Extend ``owner``'s lease; False when the key is no longer its own."""
 
-    async def release(self, scope: str, key: str) -> None:
-        """Forget an in-flight key (the request left no decision behind)."""
+    async def complete(self, scope: str, key: str, owner: str, response: StoredResponse) -> None:
+        """Store the final response for replays (only while ``owner`` holds the key)."""
+
+    async def release(self, scope: str, key: str, owner: str) -> None:
+        """Forget an in-flight key (no transaction was created under it)."""
+
+    async def abandon(self, scope: str, key: str, owner: str) -> None:
+        """End ``owner``'s lease now, keeping the key: its transaction may exist."""
 
     async def purge_expired(self) -> int:
         """Delete keys past their expiry; returns how many."""
+
+
+class SessionRevocations(Protocol):
+    """Logged-out operator sessions, shared by every process and replica, durable."""
+
+    async def revoke(self, nonce: str, until: datetime) -> None:
+        """Refuse the session ``nonce`` from now on; forgotten after ``until``
+        (when it would have expired anyway). Also purges what has expired."""
+
+    async def is_revoked(self, nonce: str) -> bool:
+        """Whether the session was logged out (asked on every dashboard request)."""
 
 
 # -- small things ---------------------------------------------------------------

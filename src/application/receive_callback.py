@@ -3,7 +3,10 @@
 The gateway gets its 2xx as soon as the callback is durable: the inbox row
 (raw body encrypted) and the outbox message that carries it to the applying
 worker commit together. A repeated (gateway, event id) is stored once and
-queued once, so retries by the gateway cost nothing.
+queued once, so retries by the gateway cost nothing. A signed callback the
+verifier found cannot be about our payment (``GatewayCallback.mismatch``) is
+stored and acknowledged too, but flagged at once instead of queued: it is
+never applied.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from application.apply_callback import flag_callback
 from application.ports import CallbackVerifiers, UnitOfWorkFactory
 from domain.errors import NotFound
 
@@ -35,8 +39,12 @@ class ReceiveCallback:
         new = 0
         async with self._uow() as uow:
             for callback in callbacks:
-                if await uow.inbox.add(callback, body):
+                if not await uow.inbox.add(callback, body):
+                    continue
+                if callback.mismatch:
+                    await flag_callback(uow, callback, callback.mismatch)
+                else:
                     await uow.outbox.put_callback(callback)
-                    new += 1
+                new += 1
             await uow.commit()
         return Received(verifier.family, new, len(callbacks) - new)

@@ -11,7 +11,8 @@ Two sweeps, in the spirit of Kill Bill's janitor for "unknown" payments:
    timeout we fell back from): if that gateway did take the money, a human
    must refund it, so it is flagged.
 
-Contradictions and amount mismatches are never applied; they are flagged.
+Contradictions and answers naming another gateway reference, amount or
+currency (``Transaction.check_settlement``) are never applied; they are flagged.
 """
 
 from __future__ import annotations
@@ -145,17 +146,10 @@ class Reconcile:
                     "the gateway accepted this payment but has no record of it",
                 )
             return await self._never_sent(tx, mine, uow)
-        if answer.amount_minor is not None and (
-            answer.amount_minor != tx.money.minor or answer.currency != tx.money.currency.code
-        ):
-            return await self._flag(
-                uow,
-                tx,
-                mine,
-                "amount_mismatch",
-                f"gateway has {answer.amount_minor} {answer.currency}, "
-                f"we have {tx.money.minor} {tx.money.currency.code}",
-            )
+        # The same rule as for callbacks: another reference, amount or currency is flagged.
+        mismatch = tx.check_settlement(answer.reference_id, answer.amount_minor, answer.currency)
+        if mismatch is not None:
+            return await self._flag(uow, tx, mine, f"{mismatch.kind}_mismatch", mismatch.detail)
         now = self._clock.now()
         if mine.outcome is AttemptOutcome.IN_FLIGHT:
             tx.settle_attempt(mine.number, AttemptOutcome.ACCEPTED, latency_ms=0, error_code=None)

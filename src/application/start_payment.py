@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from application.dispatch import GatewayDispatcher
+from application.idempotency import take_reserved_id
 from application.ports import Clock, GatewayAvailability, IdGenerator, UnitOfWorkFactory
 from application.route_cache import RouteCache
 from application.routing import route_payment
@@ -39,7 +40,8 @@ class StartPayment:
             self._uow, self._availability, user_id, type, money, self._cache
         )
         tx = Transaction.create(
-            transaction_id=self._ids.new_id(),
+            # Under an Idempotency-Key, the id the key already names (crash safety).
+            transaction_id=take_reserved_id() or self._ids.new_id(),
             type=type,
             user_id=user.id,
             money=money,

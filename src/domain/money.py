@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -56,6 +57,36 @@ CURRENCIES: dict[str, Currency] = {
 
 # Far above any single payment, far below BIGINT: guards against absurd input.
 MAX_MINOR_UNITS = 10**15
+
+# How a client writes an amount (CONTRACT.md "Strict input"): ASCII digits, at
+# most one point, with digits on both sides of it. Decimal() alone also reads
+# "+1", " 1", "1_000", "1e2", "NaN" and any script's digits (Arabic-Indic,
+# fullwidth, ...), so it only ever sees text this has matched. `[0-9]`, not
+# `\d` or str.isdigit(): both take Unicode digits. The minus is matched only
+# so that a negative amount is refused by Money.parse for what it is: not
+# positive.
+_AMOUNT_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+MAX_AMOUNT_CHARS = 40
+
+
+def parse_amount(text: str) -> Decimal:
+    """Read an amount as the API's clients must write it, exactly (the one wire grammar).
+
+    Also reads the literal of a JSON number, so exponent forms ("1e2") are
+    refused there too. Whether the value is positive, has no more places than
+    its currency and is not too large is for Money.parse.
+    """
+    if (
+        not isinstance(text, str)
+        or len(text) > MAX_AMOUNT_CHARS
+        or not _AMOUNT_TEXT.fullmatch(text)
+    ):
+        shown = ascii(text[:MAX_AMOUNT_CHARS]) if isinstance(text, str) else type(text).__name__
+        raise InvalidAmount(
+            'amount must be ASCII digits with at most one "." (like "100.00"): no sign, '
+            f"spaces, underscores or exponent; got {shown}"
+        )
+    return Decimal(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,14 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class SettlementMismatch:
+    """Why a gateway's final word is not about the attempt it accepted: never applied."""
+
+    kind: Literal["reference", "amount"]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionEvent:
     """A state change, as published to the rest of the platform."""
 
@@ -176,6 +184,44 @@ class Transaction:
         attempt.error_code = error_code
         attempt.tries = tries
         self.changed_attempts.add(number)
+
+    def current_attempt(self) -> Attempt | None:
+        """The attempt whose outcome decides the transaction.
+
+        The last one at the gateway that accepted it; before an acceptance is
+        recorded (its answer may still be on the way), the last one asked.
+        """
+        at_gateway = [a for a in self.attempts if a.gateway_id == self.gateway_id]
+        if at_gateway:
+            return at_gateway[-1]
+        return self.attempts[-1] if self.attempts else None
+
+    def check_settlement(
+        self, reference: str | None, amount_minor: int | None, currency: str | None
+    ) -> SettlementMismatch | None:
+        """Whether a gateway's final word names this transaction's accepted attempt.
+
+        The gateway's reference must be the one it gave when it accepted; while
+        that is unknown (answer lost or not yet recorded) any reference is
+        taken, and ``settle`` adopts it. Amount and currency are checked when
+        the gateway states them (not every family does). None: it may settle.
+        """
+        if self.reference_id is not None and reference != self.reference_id:
+            return SettlementMismatch(
+                "reference",
+                f"reference mismatch: gateway names {reference!r}, "
+                f"the accepted attempt is {self.reference_id!r}",
+            )
+        ours = self.money
+        if (amount_minor is not None and amount_minor != ours.minor) or (
+            currency is not None and currency != ours.currency.code
+        ):
+            return SettlementMismatch(
+                "amount",
+                f"amount mismatch: gateway {amount_minor} {currency}, "
+                f"ours {ours.minor} {ours.currency.code}",
+            )
+        return None
 
     # -- state transitions --------------------------------------------------
     def mark_processing(

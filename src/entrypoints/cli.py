@@ -33,6 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="listen address (default PAYMENTS_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default PAYMENTS_PORT or 8080)")
+    serve.add_argument(
+        "--server",
+        choices=("uvicorn", "granian"),
+        default="uvicorn",
+        help="uvicorn: one process (default, and the only one for the embedded default); "
+        "granian: --workers processes, production (needs PAYMENTS_DATABASE_URL)",
+    )
+    serve.add_argument(
+        "--workers", type=_positive, default=2, metavar="N", help="granian processes (default 2)"
+    )
     sub.add_parser(
         "migrate",
         help="apply SQL migrations to PAYMENTS_DATABASE_URL",
@@ -100,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             if args.host or args.port:
                 settings = settings_for(args.host, args.port)
+            if args.server == "granian":
+                from entrypoints.serve import serve_granian
+
+                return serve_granian(settings, args.workers)
             from entrypoints.serve import serve
 
             return serve(settings)

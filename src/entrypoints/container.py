@@ -17,6 +17,7 @@ from adapters.postgres.idempotency import PostgresIdempotencyStore
 from adapters.postgres.pool import pool_resource
 from adapters.postgres.relay import OutboxRelay
 from adapters.postgres.routing_changes import RoutingChangeListener
+from adapters.postgres.session_revocations import PostgresSessionRevocations
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.system import SystemClock, UuidV7Generator
 from application.apply_callback import ApplyCallbacks, RetryPolicy
@@ -67,6 +68,8 @@ class Container(containers.DeclarativeContainer):
     gateways = providers.Singleton(build_registry, settings, http_client, monitors)
     health_checker = providers.Singleton(build_health_checker, settings, http_client, monitors)
     idempotency_store = providers.Singleton(PostgresIdempotencyStore, db_pool)
+    # Dashboard logouts: in the database, so restarts and other replicas honour them.
+    session_revocations = providers.Singleton(PostgresSessionRevocations, db_pool)
     route_cache = providers.Singleton(RouteCache, ttl_s=settings.provided.route_cache_ttl_s)
     routing_changes = providers.Singleton(
         RoutingChangeListener,

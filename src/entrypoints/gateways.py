@@ -19,11 +19,18 @@ from entrypoints.settings import GatewayEndpoint, Settings
 log = logging.getLogger(__name__)
 
 
-def adapter_for(endpoint: GatewayEndpoint, client: httpx.AsyncClient) -> PaymentProvider:
-    """The wire-format adapter of a gateway family."""
+def adapter_for(
+    endpoint: GatewayEndpoint,
+    client: httpx.AsyncClient,
+    merchant_account: str = "PaymentsPlatform",
+    merchant_key: str | None = None,
+) -> PaymentProvider:
+    """The wire-format adapter of a gateway family, sending the gateway's merchant key."""
     if endpoint.format == "soap":
-        return SoapGatewayProvider(endpoint.id, endpoint.url, client)
-    return JsonGatewayProvider(endpoint.id, endpoint.url, client)
+        return SoapGatewayProvider(
+            endpoint.id, endpoint.url, client, merchant_account, merchant_key=merchant_key
+        )
+    return JsonGatewayProvider(endpoint.id, endpoint.url, client, merchant_key=merchant_key)
 
 
 def build_monitors(settings: Settings) -> GatewayMonitors:
@@ -47,7 +54,16 @@ def build_registry(
         backoff_cap_s=settings.retry_backoff_cap_s,
     )
     return GatewayRegistry(
-        ResilientProvider(adapter_for(endpoint, client), monitors.get(endpoint.id), retry)
+        ResilientProvider(
+            adapter_for(
+                endpoint,
+                client,
+                settings.soap_merchant_account,
+                merchant_key=settings.gateway_keys.get(endpoint.id),
+            ),
+            monitors.get(endpoint.id),
+            retry,
+        )
         for endpoint in settings.gateways
     )
 

@@ -356,13 +356,14 @@ def add_secrets(secrets: Iterable[str]) -> None:
 def secret_values(settings: Settings) -> list[str]:
     """Every secret in ``settings``, in the forms it may be logged in.
 
-    API keys, admin API keys, webhook secrets, the encryption key spec whole,
+    API keys, admin API keys, webhook secrets, merchant keys, the encryption key spec whole,
     per entry and as bare base64 keys (with and without padding), and the
     database password.
     """
     values = [*settings.api_keys, *settings.admin_api_keys]
     for gateway_secrets in settings.webhook_secrets.values():
         values += gateway_secrets
+    values += settings.gateway_keys.values()
     if settings.encryption_keys:
         values.append(settings.encryption_keys)
         for entry in settings.encryption_keys.split(","):

@@ -22,7 +22,9 @@ def build_verifiers(settings: Settings) -> CallbackVerifierRegistry:
     for gateway in settings.gateways:
         secrets = settings.webhook_secrets.get(gateway.id, ())
         if gateway.format == "soap":
-            verifiers[gateway.id] = AdyenCallbackVerifier(gateway.id, secrets)
+            verifiers[gateway.id] = AdyenCallbackVerifier(
+                gateway.id, secrets, merchant_account=settings.soap_merchant_account
+            )
         else:
             verifiers[gateway.id] = JsonCallbackVerifier(gateway.id, secrets)
     return CallbackVerifierRegistry(verifiers)

@@ -16,6 +16,7 @@ from entrypoints.container import make_container
 from entrypoints.embedded import embedded_settings
 from entrypoints.http.app import create_app
 from entrypoints.http.dependencies import resolve
+from entrypoints.http_server import granian_server, uvicorn_config
 from entrypoints.logging_setup import add_secrets, secret_values
 from entrypoints.sandbox.callbacks import CallbackSender
 from entrypoints.sandbox.psp import Sandbox
@@ -49,10 +50,13 @@ def prepare(settings: Settings) -> Settings:
 def build_sandbox(settings: Settings) -> tuple[Sandbox, CallbackSender]:
     """Sandbox PSPs that call back to this service (or PAYMENTS_SANDBOX_CALLBACK_URL)."""
     sender = CallbackSender(
-        settings.sandbox_callback_url or settings.base_url, settings.webhook_secrets
+        settings.sandbox_callback_url or settings.base_url,
+        settings.webhook_secrets,
+        merchant_account=settings.soap_merchant_account,
     )
     sandbox = Sandbox(
         {gw.id: gw.format for gw in settings.gateways},
+        keys=settings.gateway_keys,  # each gateway serves only our adapters
         # A lost answer ("timeout") also loses the callback: only the
         # reconciler's status inquiry will find the outcome.
         on_new_payment=lambda gw, payment, mode: sender.schedule(
@@ -86,6 +90,7 @@ def _banner(settings: Settings) -> None:
         lines += [
             f"  client API key: {settings.api_keys[0]}",
             f"  admin API key:  {settings.admin_api_keys[0]}",
+            "  gateway merchant keys (PAYMENTS_GATEWAY_KEY_<ID>): under gateway_keys",
             f"  (generated once, kept in {settings.data_dir / 'secrets.json'})",
         ]
     print("\n".join(lines), file=sys.stderr, flush=True)
@@ -95,21 +100,24 @@ def serve(settings: Settings) -> int:
     settings = prepare(settings)
     app = build_app(settings)
     _banner(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=20,
-        log_config=None,  # keep our JSON, redacting handlers (entrypoints.logging_setup)
-    )
+    config = uvicorn_config(app, settings)
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into
     # a normal exit so atexit handlers run and the embedded PostgreSQL stops.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
     uvicorn.Server(config).run()
+    return 0
+
+
+def serve_granian(settings: Settings, workers: int) -> int:
+    """Production, several processes: granian runs ``entrypoints.asgi:create`` in each."""
+    if settings.embedded:
+        raise SettingsError(
+            "--server granian needs PAYMENTS_DATABASE_URL (each worker process builds the "
+            "app from the environment; the embedded default is one process: omit --server)"
+        )
+    _banner(prepare(settings))
+    granian_server(settings, workers).serve()
     return 0
 
 

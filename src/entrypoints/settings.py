@@ -43,6 +43,9 @@ class Settings:
     # Per gateway: JSON family HMAC secrets, SOAP family hex HMAC keys; several
     # (comma-separated) during rotation, the first used by our sandbox to sign.
     webhook_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Per gateway: the merchant credential (a PSP's secret API key) our adapters
+    # send and the sandbox demands on every gateway-side call.
+    gateway_keys: Mapping[str, str] = field(default_factory=dict)
     kafka_topic_prefix: str = ""
     kafka_group_id: str = "payments-callbacks"
     kafka_partitions: int = 6
@@ -54,6 +57,9 @@ class Settings:
     callback_retry_base_s: float = 1.0
     sandbox_callback_url: str | None = None  # where sandbox PSPs send callbacks
     gateways: tuple[GatewayEndpoint, ...] = ()
+    # Our merchant account at SOAP (Adyen-style) gateways: sent with every
+    # request, and a notification for any other account is flagged, not applied.
+    soap_merchant_account: str = "PaymentsPlatform"
     serve_sandbox: bool = False
     gateway_connect_timeout_s: float = 2.0
     gateway_read_timeout_s: float = 10.0
@@ -69,6 +75,9 @@ class Settings:
     # announced at once (LISTEN/NOTIFY), the TTL is only a last line of defence.
     route_cache_ttl_s: float = 60.0
     idempotency_ttl_s: int = 24 * 3600
+    # An in-flight key is 409 only while its request's lease lasts (renewed as
+    # it runs); a lease that ran out means the process died: a retry takes over.
+    idempotency_lease_s: float = 60.0
     reconcile_after_s: float = 300.0  # a transaction this long in flight is asked about
     reconcile_interval_s: float = 60.0
     db_pool_min: int = 2
@@ -85,6 +94,29 @@ class Settings:
     admission_max_lag_s: float = 0.05
     max_inflight_callbacks: int | None = None
     max_body_bytes: int = 64 * 1024
+    # Slow and oversized clients, for both servers we run (entrypoints/http_server.py):
+    # a request's headers must arrive within header_timeout_s and fit in
+    # max_header_bytes; an idle keep-alive connection closes after
+    # keep_alive_timeout_s; at most max_connections at once per process.
+    header_timeout_s: float = 10.0
+    keep_alive_timeout_s: float = 5.0
+    max_header_bytes: int = 16 * 1024
+    max_connections: int = 2048
+    # A body over max_body_bytes is read and discarded up to this bound before
+    # the 413 goes out, so the client reads the answer instead of a reset.
+    max_drain_bytes: int = 16 * 1024 * 1024
+    # Token bucket per API key, per worker process (entrypoints/http/rate_limit.py):
+    # sustained requests/s and burst. 0 turns it off.
+    rate_limit_per_s: float = 100.0
+    rate_limit_burst: int = 200
+    # Dashboard logins, per client address and per worker process (in memory,
+    # entrypoints/http/dashboard/login_throttle.py): after this many refused
+    # keys within the window, 429 + Retry-After until the window has passed.
+    dashboard_login_max_failures: int = 5
+    dashboard_login_window_s: float = 300.0
+    # Proxies whose X-Forwarded-For/-Proto uvicorn believes (addresses or CIDRs);
+    # empty: the TCP peer is the client, whatever headers it sends.
+    trusted_proxies: tuple[str, ...] = ()
     log_level: str = "INFO"
     # No database URL was configured: a newcomer's first run on the embedded
     # default (embedded PostgreSQL, generated secrets, demo data, sandbox).
@@ -153,6 +185,11 @@ def _env_name(gateway_id: str) -> str:
     return gateway_id.upper().replace("-", "_")
 
 
+def gateway_key_env(gateway_id: str) -> str:
+    """The variable holding a gateway's merchant credential (``PAYMENTS_GATEWAY_KEY_<ID>``)."""
+    return f"PAYMENTS_GATEWAY_KEY_{_env_name(gateway_id)}"
+
+
 def _gateways(env: Mapping[str, str], sandbox_url: str) -> tuple[GatewayEndpoint, ...]:
     out = []
     for item in _keys(env.get("PAYMENTS_GATEWAYS", DEFAULT_GATEWAYS)):
@@ -187,6 +224,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             for g in gateways
             if env.get(f"PAYMENTS_WEBHOOK_SECRET_{_env_name(g.id)}")
         },
+        gateway_keys={
+            g.id: env[gateway_key_env(g.id)].strip()
+            for g in gateways
+            if env.get(gateway_key_env(g.id), "").strip()
+        },
         kafka_topic_prefix=env.get("PAYMENTS_KAFKA_TOPIC_PREFIX", ""),
         kafka_group_id=env.get("PAYMENTS_KAFKA_GROUP_ID", "payments-callbacks"),
         kafka_partitions=int(_number(env, "PAYMENTS_KAFKA_PARTITIONS", 6)),
@@ -196,6 +238,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         callback_retry_base_s=_number(env, "PAYMENTS_CALLBACK_RETRY_BASE_S", 1.0),
         sandbox_callback_url=env.get("PAYMENTS_SANDBOX_CALLBACK_URL") or None,
         gateways=gateways,
+        soap_merchant_account=env.get("PAYMENTS_SOAP_MERCHANT_ACCOUNT", "").strip()
+        or "PaymentsPlatform",
         # The sandbox is served in-process on the embedded default, or on request.
         serve_sandbox=env.get("PAYMENTS_SERVE_SANDBOX", "1" if database_url is None else "0")
         == "1",
@@ -211,6 +255,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         run_workers=env.get("PAYMENTS_RUN_WORKERS", "1") != "0",
         route_cache_ttl_s=_number(env, "PAYMENTS_ROUTE_CACHE_TTL_S", 60.0),
         idempotency_ttl_s=int(_number(env, "PAYMENTS_IDEMPOTENCY_TTL_H", 24) * 3600),
+        idempotency_lease_s=_number(env, "PAYMENTS_IDEMPOTENCY_LEASE_S", 60.0),
         reconcile_after_s=_number(env, "PAYMENTS_RECONCILE_AFTER_S", 300.0),
         reconcile_interval_s=_number(env, "PAYMENTS_RECONCILE_INTERVAL_S", 60.0),
         db_pool_min=int(_number(env, "PAYMENTS_DB_POOL_MIN", 2)),
@@ -220,6 +265,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         admission_max_lag_s=_number(env, "PAYMENTS_ADMISSION_MAX_LAG_MS", 50.0) / 1000,
         max_inflight_callbacks=_limit(env, "PAYMENTS_MAX_INFLIGHT_CALLBACKS"),
         max_body_bytes=int(_number(env, "PAYMENTS_MAX_BODY_BYTES", 64 * 1024)),
+        header_timeout_s=_number(env, "PAYMENTS_HEADER_TIMEOUT_S", 10.0),
+        keep_alive_timeout_s=_number(env, "PAYMENTS_KEEP_ALIVE_TIMEOUT_S", 5.0),
+        max_header_bytes=int(_number(env, "PAYMENTS_MAX_HEADER_BYTES", 16 * 1024)),
+        max_connections=int(_number(env, "PAYMENTS_MAX_CONNECTIONS", 2048)),
+        max_drain_bytes=int(_number(env, "PAYMENTS_MAX_DRAIN_BYTES", 16 * 1024 * 1024)),
+        rate_limit_per_s=_number(env, "PAYMENTS_RATE_LIMIT_PER_S", 100.0),
+        rate_limit_burst=int(_number(env, "PAYMENTS_RATE_LIMIT_BURST", 200)),
+        dashboard_login_max_failures=int(_number(env, "PAYMENTS_DASHBOARD_LOGIN_MAX_FAILURES", 5)),
+        dashboard_login_window_s=_number(env, "PAYMENTS_DASHBOARD_LOGIN_WINDOW_S", 300.0),
+        trusted_proxies=_keys(env.get("PAYMENTS_TRUSTED_PROXIES")),
         log_level=env.get("PAYMENTS_LOG_LEVEL", "INFO").upper(),
         embedded=database_url is None,
     )
@@ -241,8 +296,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
     if settings.idempotency_ttl_s < 24 * 3600:
         raise SettingsError("PAYMENTS_IDEMPOTENCY_TTL_H must be at least 24")
+    if not 0 < settings.idempotency_lease_s <= 3600:
+        raise SettingsError("PAYMENTS_IDEMPOTENCY_LEASE_S must be more than 0 and at most 3600")
     if settings.breaker_fail_max < 1:
         raise SettingsError("PAYMENTS_BREAKER_FAIL_MAX must be at least 1")
+    if settings.rate_limit_per_s < 0 or settings.rate_limit_burst < 1:
+        raise SettingsError(
+            "PAYMENTS_RATE_LIMIT_PER_S must be >= 0 and PAYMENTS_RATE_LIMIT_BURST >= 1"
+        )
+    if settings.max_header_bytes < 8192:
+        raise SettingsError("PAYMENTS_MAX_HEADER_BYTES must be at least 8192")
+    if settings.dashboard_login_max_failures < 1 or settings.dashboard_login_window_s < 1:
+        raise SettingsError(
+            "PAYMENTS_DASHBOARD_LOGIN_MAX_FAILURES and _WINDOW_S must be at least 1"
+        )
     return settings
 
 
@@ -263,6 +330,9 @@ def require_production_secrets(settings: Settings) -> None:
         f"PAYMENTS_WEBHOOK_SECRET_{_env_name(g.id)}"
         for g in settings.gateways
         if not settings.webhook_secrets.get(g.id)
+    ]
+    missing += [
+        gateway_key_env(g.id) for g in settings.gateways if not settings.gateway_keys.get(g.id)
     ]
     if missing:
         raise SettingsError(f"missing required settings: {', '.join(missing)}")

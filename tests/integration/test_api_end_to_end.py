@@ -13,6 +13,7 @@ import xmltodict
 from adapters.crypto.keyring import Keyring
 from entrypoints.serve import build_app
 from entrypoints.settings import load_settings
+from tests.support.api import GATEWAY_KEY_ENV, MERCHANT
 from tests.support.server import free_port, running
 
 CLIENT_KEY = "it-client-key"
@@ -33,6 +34,7 @@ def make_settings(database_url: str, port: int) -> Any:
             "PAYMENTS_ENCRYPTION_KEYS": Keyring.new_key_spec("it"),
             "PAYMENTS_HEALTH_INTERVAL_S": "0",
             "PAYMENTS_RETRY_BACKOFF_BASE_S": "0.01",
+            **GATEWAY_KEY_ENV,
         }
     )
 
@@ -108,7 +110,7 @@ def test_the_sandbox_receives_exactly_one_payment_per_reference(api: httpx.Clien
             "currency": "USD",
             "user_id": 1,
         },
-        headers={"Idempotency-Key": f"{tx['transaction_id']}:1"},
+        headers={"Idempotency-Key": f"{tx['transaction_id']}:1", **MERCHANT["paypal"]},
     )
     assert replay.status_code == 201
     assert replay.json()["id"] == tx["reference_id"]

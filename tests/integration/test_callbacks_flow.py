@@ -44,9 +44,11 @@ def inbox(database_url: str) -> list[tuple[str, str, str]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-def json_callback(tx_id: str, status: str = "completed", event_id: str = "evt_it") -> bytes:
+def json_callback(
+    tx_id: str, status: str = "completed", event_id: str = "evt_it", reference: str = "X"
+) -> bytes:
     return json.dumps(
-        {"event_id": event_id, "transaction_id": tx_id, "status": status, "reference_id": "X"}
+        {"event_id": event_id, "transaction_id": tx_id, "status": status, "reference_id": reference}
     ).encode()
 
 
@@ -119,7 +121,7 @@ def test_the_same_callback_five_times_is_applied_once(
 ) -> None:
     quiet(api, "paypal")
     tx = deposit(api, 1, "10.00", "USD").json()
-    body = json_callback(tx["transaction_id"])
+    body = json_callback(tx["transaction_id"], reference=tx["reference_id"])
     answers = [post_json(api, "paypal", body) for _ in range(5)]
     assert [a.status_code for a in answers] == [200] * 5
     assert [a.json()["new"] for a in answers] == [1, 0, 0, 0, 0]
@@ -162,9 +164,16 @@ def test_unknown_gateway_is_404(api: httpx.Client) -> None:
     assert api.post("/callback/nope", content=r.content, headers=dict(r.headers)).status_code == 404
 
 
-def adyen_notification(tx_id: str, value: int, *, key: str = "", success: bool = True) -> bytes:
+def adyen_notification(
+    tx_id: str,
+    value: int,
+    *,
+    key: str = "",
+    success: bool = True,
+    psp_reference: str = "8816178952380553",
+) -> bytes:
     item = NotificationItem(
-        psp_reference="8816178952380553",
+        psp_reference=psp_reference,
         original_reference="",
         merchant_account="PaymentsPlatform",
         merchant_reference=tx_id,
@@ -181,7 +190,7 @@ def test_adyen_notifications_are_accepted_verified_and_deduplicated(
 ) -> None:
     quiet(api, "adyen")
     tx = deposit(api, 3, "12.50", "EUR").json()
-    body = adyen_notification(tx["transaction_id"], 1250)
+    body = adyen_notification(tx["transaction_id"], 1250, psp_reference=tx["reference_id"])
     for _ in range(3):
         r = api.post("/callback/adyen", content=body, headers={"Content-Type": "text/xml"})
         assert (r.status_code, r.content) == (200, b"[accepted]")
@@ -216,7 +225,7 @@ def test_an_amount_mismatch_is_flagged_not_applied(
 ) -> None:
     quiet(api, "adyen")
     tx = deposit(api, 3, "12.50", "EUR").json()
-    body = adyen_notification(tx["transaction_id"], 99999)
+    body = adyen_notification(tx["transaction_id"], 99999, psp_reference=tx["reference_id"])
     assert api.post("/callback/adyen", content=body).status_code == 200
     deadline = time.monotonic() + 3
     while inbox(demo_database_url)[0][2] != "flagged":
@@ -232,7 +241,8 @@ def test_a_contradicting_callback_after_completion_is_flagged(
 ) -> None:
     tx = deposit(api, 1, "10.00", "USD").json()
     wait_for_status(api, tx["transaction_id"], "completed")
-    r = post_json(api, "paypal", json_callback(tx["transaction_id"], "failed", "evt_late"))
+    late = json_callback(tx["transaction_id"], "failed", "evt_late", reference=tx["reference_id"])
+    r = post_json(api, "paypal", late)
     assert r.status_code == 200
     deadline = time.monotonic() + 3
     while ("paypal", "evt_late", "flagged") not in inbox(demo_database_url):

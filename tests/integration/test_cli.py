@@ -130,7 +130,13 @@ def test_migrate_applies_then_finds_nothing_pending(tmp_path: Path) -> None:
 
 def test_api_and_worker_as_separate_processes(tmp_path: Path, demo_database_url: str) -> None:
     """Production shape: API replicas without workers, one `payments worker` beside them."""
-    from tests.support.api import ADMIN_KEY, CLIENT_KEY, ENCRYPTION_KEYS, WEBHOOK_SECRETS
+    from tests.support.api import (
+        ADMIN_KEY,
+        CLIENT_KEY,
+        ENCRYPTION_KEYS,
+        GATEWAY_KEY_ENV,
+        WEBHOOK_SECRETS,
+    )
 
     port = free_port()
     env = clean_env(
@@ -143,6 +149,7 @@ def test_api_and_worker_as_separate_processes(tmp_path: Path, demo_database_url:
         PAYMENTS_RELAY_POLL_S="0.2",
         PAYMENTS_HEALTH_INTERVAL_S="0",
         **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
+        **GATEWAY_KEY_ENV,
     )
     log = (tmp_path / "procs.log").open("w")
     api = subprocess.Popen(
@@ -183,3 +190,44 @@ def test_api_and_worker_as_separate_processes(tmp_path: Path, demo_database_url:
         log.close()
     assert worker is not None
     assert worker.returncode == 0
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_an_embedded_postgres_left_by_a_killed_serve_is_reused_then_stopped(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    log = (tmp_path / "killed.log").open("w")
+    killed = subprocess.Popen(
+        [*PAYMENTS, "serve"],
+        env=clean_env(PAYMENTS_DATA_DIR=str(data_dir), PAYMENTS_PORT=str(port)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    wait_healthy(f"http://127.0.0.1:{port}/health", killed, tmp_path / "killed.log", within_s=20)
+    killed.kill()  # SIGKILL: no atexit, its handle on the server stays behind
+    killed.wait()
+    log.close()
+    left = postmaster_pid(data_dir)
+    assert left is not None
+    assert running(left)  # the orphan the attack run found
+
+    with serve(data_dir, free_port()):
+        assert postmaster_pid(data_dir) == left  # reused, not a second server
+    deadline = time.monotonic() + 10
+    while running(left):  # the last live user stopped it on its way out
+        assert time.monotonic() < deadline, "the reused embedded PostgreSQL was never stopped"
+        time.sleep(0.1)

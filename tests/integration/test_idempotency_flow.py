@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import psycopg
@@ -70,15 +72,19 @@ def test_withdrawal_insufficient_funds_is_remembered(api: httpx.Client) -> None:
     assert again.headers["idempotent-replayed"] == "true"
 
 
+def holder(owner: str) -> dict[str, Any]:
+    return {"owner": owner, "transaction_id": str(uuid.uuid4()), "lease_s": 60.0}
+
+
 def test_expired_keys_are_purged_and_can_be_reused(demo_database_url: str) -> None:
     async def run() -> tuple[int, str]:
         pool = await open_pool(demo_database_url)
         try:
             store = PostgresIdempotencyStore(pool)
-            await store.claim("s", "k", "f1", 3600)
+            await store.claim("s", "k", "f1", 3600, **holder("a"))
             async with pool.connection() as conn:
                 await conn.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1s'")
-            reused = await store.claim("s", "k", "f2", 3600)  # expired: a new request
+            reused = await store.claim("s", "k", "f2", 3600, **holder("b"))  # expired: new
             async with pool.connection() as conn:
                 await conn.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1s'")
             return await store.purge_expired(), reused.outcome

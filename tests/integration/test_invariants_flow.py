@@ -40,6 +40,8 @@ from tests.support.api import (
     ADMIN_KEY,
     CLIENT,
     ENCRYPTION_KEYS,
+    GATEWAY_KEY_ENV,
+    MERCHANT,
     WEBHOOK_SECRETS,
     behave,
     deposit,
@@ -440,7 +442,7 @@ def test_the_check_command_exits_0_when_sound_and_1_naming_what_broke(world: Wor
 
 # -- payments sent straight to a sandbox --------------------------------------------------------
 def sandbox_payment(api: httpx.Client, gateway_id: str, **body: object) -> None:
-    r = api.post(f"/sandbox/{gateway_id}/payments", json=body)
+    r = api.post(f"/sandbox/{gateway_id}/payments", json=body, headers=MERCHANT[gateway_id])
     assert r.status_code == 201, r.text
 
 
@@ -519,6 +521,7 @@ def reconcile(api: httpx.Client, database_url: str) -> None:
         PAYMENTS_GATEWAY_READ_TIMEOUT_S="1",
         PAYMENTS_RETRY_BUDGET_S="0.5",
         **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
+        **GATEWAY_KEY_ENV,
     )
     out = subprocess.run(
         [sys.executable, "-m", "entrypoints.cli", "reconcile"],

@@ -184,14 +184,15 @@ def test_redelivery_after_a_consumer_crash_has_no_double_effect(
 ) -> None:
     with serve_api(demo_database_url, PAYMENTS_RUN_WORKERS="0") as api:
         behave(api, "paypal", callback_delay_ms=600_000)
-        tx_id = deposit(api, 1, "7.00", "USD").json()["transaction_id"]
+        made = deposit(api, 1, "7.00", "USD").json()
+        tx_id, reference = made["transaction_id"], made["reference_id"]
 
     async def run() -> tuple[int, int]:
         pool = await open_pool(demo_database_url)
         try:
             uow = unit_of_work_factory(pool, Keyring.parse(ENCRYPTION_KEYS))
             apply = ApplyCallbacks(uow, SystemClock())
-            callback = GatewayCallback("paypal", "evt_crash", tx_id, "completed", "PP", "paid")
+            callback = GatewayCallback("paypal", "evt_crash", tx_id, "completed", reference, "paid")
             async with uow() as unit:
                 await unit.inbox.add(callback, b"{}")
                 await unit.outbox.put_callback(callback)

@@ -15,7 +15,14 @@ import httpx
 import psycopg
 from aiokafka import AIOKafkaConsumer
 
-from tests.support.api import ADMIN_KEY, CLIENT_KEY, ENCRYPTION_KEYS, WEBHOOK_SECRETS
+from tests.support.api import (
+    ADMIN_KEY,
+    CLIENT_KEY,
+    ENCRYPTION_KEYS,
+    GATEWAY_KEY_ENV,
+    GATEWAY_KEYS,
+    WEBHOOK_SECRETS,
+)
 from tests.support.server import free_port, wait_healthy
 
 IBAN = "DE89370400440532013000"
@@ -77,6 +84,7 @@ def test_no_plaintext_destination_or_secret_anywhere(
         PAYMENTS_RELAY_POLL_S="0.2",
         PAYMENTS_LOG_LEVEL="DEBUG",
         **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
+        **GATEWAY_KEY_ENV,
     )
     log_path = tmp_path / "service.log"
     with log_path.open("w") as log:
@@ -147,7 +155,13 @@ def test_no_plaintext_destination_or_secret_anywhere(
     assert topics
     assert "v1.it." in database  # ciphertexts are there
 
-    secrets = [CLIENT_KEY, ADMIN_KEY, *WEBHOOK_SECRETS.values(), ENCRYPTION_KEYS]
+    secrets = [
+        CLIENT_KEY,
+        ADMIN_KEY,
+        *WEBHOOK_SECRETS.values(),
+        *GATEWAY_KEYS.values(),
+        ENCRYPTION_KEYS,
+    ]
     secrets.append(ENCRYPTION_KEYS.split(":", 1)[1])
     for name, text in (("logs", logs), ("kafka", topics), ("database", database)):
         for needle in (IBAN, PAN, HOLDER, *secrets):

@@ -103,7 +103,12 @@ def test_flagged_callbacks_appear_in_the_report(demo_database_url: str) -> None:
         tx = deposit(api, 1, "10.00", "USD").json()
         wait_for_status(api, tx["transaction_id"], "completed")
         body = json.dumps(
-            {"event_id": "evt_no", "transaction_id": tx["transaction_id"], "status": "failed"}
+            {
+                "event_id": "evt_no",
+                "transaction_id": tx["transaction_id"],
+                "reference_id": tx["reference_id"],
+                "status": "failed",
+            }
         ).encode()
         header = sign_json(body, [WEBHOOK_SECRETS["paypal"]], int(time.time()))
         api.post("/callback/paypal", content=body, headers={"X-Signature": header})

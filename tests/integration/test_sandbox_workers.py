@@ -31,6 +31,10 @@ from tests.support.server import free_port, wait_healthy
 PAYMENTS = [sys.executable, "-m", "entrypoints.cli"]
 ADMIN_KEY = "sandbox-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+# Each gateway's merchant credential, which every worker demands on gateway-side calls.
+KEYS = {"paypal": "sk_workers_paypal", "stripe": "sk_workers_stripe", "adyen": "AQE_workers"}
+PAYPAL = {"Authorization": f"Bearer {KEYS['paypal']}"}
+ADYEN = {"X-API-Key": KEYS["adyen"]}
 WORKER = "x-sandbox-worker"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 ADYEN_NS = "http://payment.services.adyen.com"
@@ -92,6 +96,7 @@ def sandbox(tmp: Path, workers: int = 2) -> Iterator[Sandbox]:
         PAYMENTS_ADMIN_API_KEYS=ADMIN_KEY,
         PAYMENTS_SANDBOX_CALLBACK_URL=callbacks.url,
         PAYMENTS_LOG_LEVEL="WARNING",
+        **{f"PAYMENTS_GATEWAY_KEY_{g.upper()}": k for g, k in KEYS.items()},
     )
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -128,7 +133,9 @@ def set_behaviour(box: Sandbox, gateway: str, **body: Any) -> None:
     httpx.put(f"{box.url}/{gateway}/behaviour", json=body, headers=ADMIN).raise_for_status()
 
 
-def deposit(box: Sandbox, reference: str, amount: str = "12.50") -> httpx.Response:
+def deposit(
+    box: Sandbox, reference: str, amount: str = "12.50", headers: dict[str, str] = PAYPAL
+) -> httpx.Response:
     body = {
         "reference": reference,
         "transaction_id": f"tx-{reference}",
@@ -137,22 +144,22 @@ def deposit(box: Sandbox, reference: str, amount: str = "12.50") -> httpx.Respon
         "currency": "USD",
         "user_id": 1,
     }
-    return httpx.post(f"{box.url}/paypal/payments", json=body, timeout=10)
+    return httpx.post(f"{box.url}/paypal/payments", json=body, headers=headers, timeout=10)
 
 
-def soap(box: Sandbox, operation: str) -> httpx.Response:
+def soap(box: Sandbox, operation: str, headers: dict[str, str] = ADYEN) -> httpx.Response:
     envelope = (
         f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>{operation}</soap:Body></soap:Envelope>'
     )
     return httpx.post(
         f"{box.url}/adyen/soap/",
         content=envelope.encode(),
-        headers={"Content-Type": "text/xml; charset=utf-8"},
+        headers={"Content-Type": "text/xml; charset=utf-8", **headers},
         timeout=10,
     )
 
 
-def authorise(box: Sandbox, reference: str) -> httpx.Response:
+def authorise(box: Sandbox, reference: str, headers: dict[str, str] = ADYEN) -> httpx.Response:
     return soap(
         box,
         f'<authorise xmlns="{ADYEN_NS}"><paymentRequest><reference>{reference}</reference>'
@@ -160,6 +167,7 @@ def authorise(box: Sandbox, reference: str) -> httpx.Response:
         "<shopperReference>3</shopperReference><additionalData><entry>"
         f"<key>transactionId</key><value>tx-{reference}</value></entry></additionalData>"
         "</paymentRequest></authorise>",
+        headers,
     )
 
 
@@ -228,7 +236,7 @@ def test_payments_from_every_worker_share_one_ledger_and_numbering(two_workers: 
         mine = {p["reference"]: p for p in ledger if p["reference"].startswith("pay-")}
         assert set(mine) == set(references)
         assert {p["id"] for p in mine.values()} == ids
-    statuses = [httpx.get(f"{box.url}/paypal/payments/{ref}") for ref in references]
+    statuses = [httpx.get(f"{box.url}/paypal/payments/{ref}", headers=PAYPAL) for ref in references]
     assert {s.json()["status"] for s in statuses} == {"completed"}
     assert {s.json()["id"] for s in statuses} == ids
     soap_answers = [soap_status(box, f"soap-{ref}") for ref in references]
@@ -255,7 +263,10 @@ def test_sigterm_stops_every_worker_and_removes_the_state(tmp_path: Path) -> Non
         while first in box.worker_pids() or len(box.worker_pids()) < 2:
             assert time.monotonic() < deadline, box.log.read_text()
             time.sleep(0.1)
-        answers = [httpx.get(f"{box.url}/paypal/payments/before-restart") for _ in range(20)]
+        answers = [
+            httpx.get(f"{box.url}/paypal/payments/before-restart", headers=PAYPAL)
+            for _ in range(20)
+        ]
         assert {a.status_code for a in answers} == {200}
         state = re.search(r"state in (\S+);", box.log.read_text())
         assert state is not None
@@ -267,3 +278,31 @@ def test_sigterm_stops_every_worker_and_removes_the_state(tmp_path: Path) -> Non
         _gone, alive = psutil.wait_procs(tree, timeout=5)
         assert not alive, alive
         assert not Path(state.group(1)).exists()
+
+
+def test_every_worker_refuses_gateway_calls_without_the_merchant_key(two_workers: Sandbox) -> None:
+    box = two_workers
+    set_behaviour(box, "paypal", mode="ok", callback_delay_ms=50)
+    set_behaviour(box, "adyen", mode="ok", callback_delay_ms=50)
+    strangers = [{}, {"Authorization": "Bearer sk_guess"}, ADMIN, {"X-API-Key": KEYS["paypal"]}]
+    callbacks_before = len(box.callbacks.paths)
+    served: set[int] = set()
+    sent = 0
+    while sent < 40 or len(served) < 2:  # the kernel picks the worker; give both a chance
+        assert sent < 400, served
+        headers = strangers[sent % len(strangers)]
+        answers = [
+            deposit(box, f"forged-{sent}", headers=headers),
+            httpx.get(f"{box.url}/paypal/payments/pay-0", headers=headers, timeout=10),
+            authorise(box, f"forged-soap-{sent}", headers=headers),
+        ]
+        assert [a.status_code for a in answers] == [401, 401, 401], [a.text for a in answers]
+        served |= {int(a.headers[WORKER]) for a in answers}
+        sent += 1
+
+    assert served == box.worker_pids()
+    for gateway in ("paypal", "adyen"):
+        ledger = httpx.get(f"{box.url}/{gateway}/ledger", headers=ADMIN).json()
+        assert not [p for p in ledger if p["reference"].startswith("forged-")]
+    time.sleep(0.3)  # a callback for an accepted forgery would have left by now
+    assert len(box.callbacks.paths) == callbacks_before

@@ -133,7 +133,7 @@ def test_a_deposit_and_its_callback_stay_within_the_write_budget(
             "event_id": "evt_budget",
             "transaction_id": tx_id,
             "status": "completed",
-            "reference_id": "PP-1",
+            "reference_id": answer.json()["reference_id"],
         }
     ).encode()
     signature = sign_json(body, [WEBHOOK_SECRETS["paypal"]], int(time.time()))

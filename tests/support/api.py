@@ -24,6 +24,19 @@ WEBHOOK_SECRETS = {
     "stripe": "whsec_it_stripe",
     "adyen": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
 }
+# The merchant credential each sandbox gateway demands and our adapters send.
+GATEWAY_KEYS = {
+    "paypal": "sk_it_paypal_merchant",
+    "stripe": "sk_it_stripe_merchant",
+    "adyen": "AQE_it_adyen_merchant",
+}
+GATEWAY_KEY_ENV = {f"PAYMENTS_GATEWAY_KEY_{g.upper()}": k for g, k in GATEWAY_KEYS.items()}
+# What a caller of the sandbox's gateway-side routes sends as that merchant.
+MERCHANT = {
+    "paypal": {"Authorization": f"Bearer {GATEWAY_KEYS['paypal']}"},
+    "stripe": {"Authorization": f"Bearer {GATEWAY_KEYS['stripe']}"},
+    "adyen": {"X-API-Key": GATEWAY_KEYS["adyen"]},
+}
 
 
 def make_settings(database_url: str, port: int, **env: str) -> Settings:
@@ -45,7 +58,11 @@ def make_settings(database_url: str, port: int, **env: str) -> Settings:
             # The app shares this process (and its GIL) with the test driving
             # it, so its event loop's lag measures the test, not the app.
             "PAYMENTS_ADMISSION_MAX_LAG_MS": "0",
+            # The suite posts bursts with one key; the per-key limit is tested
+            # on its own (tests/unit/test_rate_limit.py).
+            "PAYMENTS_RATE_LIMIT_PER_S": "0",
             **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
+            **GATEWAY_KEY_ENV,
             **env,
         }
     )
@@ -200,7 +217,11 @@ def production_env(database_url: str, **extra: str) -> dict[str, str]:
         # Kafka: their loops lag because the box is busy, not because they
         # are. Shedding on lag is tested on its own (tests/unit/test_admission.py).
         PAYMENTS_ADMISSION_MAX_LAG_MS="0",
+        # The suite posts bursts with one key; the per-key limit has its own
+        # tests (tests/unit/test_rate_limit.py, tests/integration/test_slow_clients.py).
+        PAYMENTS_RATE_LIMIT_PER_S="0",
         **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
+        **GATEWAY_KEY_ENV,
     )
     env.update(extra)
     return env

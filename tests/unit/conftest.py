@@ -66,6 +66,7 @@ def world() -> Iterator[World]:
             # TestClient runs the app on a thread of this busy process: its
             # loop's lag measures the test run, not the app.
             admission_max_lag_s=0,
+            rate_limit_per_s=0,  # tested on its own (test_rate_limit.py)
         )
     )
     container.db_pool.override(providers.Object(None))

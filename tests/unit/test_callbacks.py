@@ -43,9 +43,21 @@ def receiving(world: World) -> World:
     return world
 
 
-def json_callback(tx_id: str, status: str = "completed", event_id: str = "evt_1") -> bytes:
+def json_callback(
+    tx_id: str,
+    status: str = "completed",
+    event_id: str = "evt_1",
+    reference_id: str = "R",
+    **extra: str,
+) -> bytes:
     return json.dumps(
-        {"event_id": event_id, "transaction_id": tx_id, "status": status, "reference_id": "R"}
+        {
+            "event_id": event_id,
+            "transaction_id": tx_id,
+            "status": status,
+            "reference_id": reference_id,
+            **extra,
+        }
     ).encode()
 
 
@@ -126,7 +138,7 @@ async def test_an_unknown_gateway_is_not_found(receiving: World) -> None:
 
 async def test_applying_completes_once_and_credits_once(receiving: World) -> None:
     tx = await deposit(receiving)
-    callback = GatewayCallback("paypal", "evt_1", tx.id, "completed", "PP", "paid")
+    callback = GatewayCallback("paypal", "evt_1", tx.id, "completed", tx.reference_id, "paid")
     apply = receiving.container.apply_callbacks()
     # Redelivered message: the inbox says it was applied, nothing happens again.
     body = json_callback(tx.id)
@@ -134,15 +146,16 @@ async def test_applying_completes_once_and_credits_once(receiving: World) -> Non
     assert [(await apply.execute([callback]))[0] for _ in range(5)] == ["applied"] * 5
     assert receiving.store.transactions[tx.id].status is TransactionStatus.COMPLETED
     assert receiving.store.balances[(1, "USD", AccountKind.AVAILABLE)] == 1000
-    again = GatewayCallback("paypal", "evt_2", tx.id, "completed", "PP", "paid again")
+    again = GatewayCallback("paypal", "evt_2", tx.id, "completed", tx.reference_id, "paid again")
     assert await apply.execute([again]) == ["duplicate"]
     assert receiving.store.balances[(1, "USD", AccountKind.AVAILABLE)] == 1000
 
 
 async def test_a_contradicting_callback_is_flagged_not_applied(receiving: World) -> None:
     tx = await deposit(receiving)
-    await apply(receiving, GatewayCallback("paypal", "e1", tx.id, "completed", "PP", "paid"))
-    status = await apply(receiving, GatewayCallback("paypal", "e2", tx.id, "failed", "PP", "no"))
+    ref = tx.reference_id
+    await apply(receiving, GatewayCallback("paypal", "e1", tx.id, "completed", ref, "paid"))
+    status = await apply(receiving, GatewayCallback("paypal", "e2", tx.id, "failed", ref, "no"))
     assert status == "flagged"
     assert receiving.store.transactions[tx.id].status is TransactionStatus.COMPLETED
     assert "gateway says failed" in receiving.store.inbox[("paypal", "e2")].detail
@@ -160,7 +173,8 @@ async def test_callbacks_that_do_not_match_the_transaction_are_flagged(
     receiving: World, callback_gateway: str, amount: int | None, currency: str | None, why: str
 ) -> None:
     tx = await deposit(receiving)
-    cb = GatewayCallback(callback_gateway, "e", tx.id, "completed", "X", "paid", amount, currency)
+    ref = tx.reference_id
+    cb = GatewayCallback(callback_gateway, "e", tx.id, "completed", ref, "paid", amount, currency)
     assert await apply(receiving, cb) == "flagged"
     assert receiving.store.transactions[tx.id].status is TransactionStatus.PROCESSING
     assert why in receiving.store.inbox[(callback_gateway, "e")].detail
@@ -175,8 +189,9 @@ async def test_a_callback_for_an_unknown_transaction_is_flagged(receiving: World
 async def test_adyen_notifications_verify_and_apply(receiving: World) -> None:
     tx = await deposit(receiving, user_id=3, currency="EUR")
     assert tx.gateway_id == "adyen"
+    assert tx.reference_id is not None
     item = NotificationItem(
-        psp_reference="AD-1",
+        psp_reference=tx.reference_id,
         original_reference="",
         merchant_account="PaymentsPlatform",
         merchant_reference=tx.id,
@@ -191,7 +206,7 @@ async def test_adyen_notifications_verify_and_apply(receiving: World) -> None:
     assert (callback.status, callback.amount_minor, callback.event_id) == (
         "completed",
         1000,
-        "AD-1:AUTHORISATION:true",
+        f"{tx.reference_id}:AUTHORISATION:true",
     )
     assert await receiving.container.apply_callbacks().execute([callback]) == ["applied"]
     assert receiving.store.transactions[tx.id].status is TransactionStatus.COMPLETED
@@ -202,3 +217,168 @@ async def test_an_unsigned_adyen_item_rejects_the_notification(receiving: World)
     with pytest.raises(InvalidSignature):
         await receive(receiving, "adyen", build_notification([item]), {})
     assert receiving.store.inbox == {}
+
+
+# -- a callback settles only the attempt the gateway accepted ------------------------
+async def receive_and_apply(world: World, gateway: str, body: bytes, event_id: str) -> str:
+    """Receive a callback, apply whatever was queued, and say how its inbox row ended."""
+    headers = signed(body) if gateway != "adyen" else {}
+    assert await receive(world, gateway, body, headers) == 1
+    queued = [c for c in world.store.callbacks_out if c.event_id == event_id]
+    if queued:
+        await world.container.apply_callbacks().execute(queued)
+    return world.store.inbox[(gateway, event_id)].status
+
+
+def issue_kinds(world: World, tx_id: str) -> list[str]:
+    return [i.kind for i in world.store.issues if i.transaction_id == tx_id]
+
+
+async def test_a_signed_callback_naming_another_gateway_reference_is_flagged_not_applied(
+    receiving: World,
+) -> None:
+    tx = await deposit(receiving)
+    body = json_callback(tx.id, reference_id="paypal-someone-elses-payment")
+    assert await receive_and_apply(receiving, "paypal", body, "evt_1") == "flagged"
+    assert receiving.store.transactions[tx.id].status is TransactionStatus.PROCESSING
+    assert receiving.store.balances.get((1, "USD", AccountKind.AVAILABLE), 0) == 0
+    assert issue_kinds(receiving, tx.id) == ["callback:evt_1"]
+    assert "reference" in receiving.store.inbox[("paypal", "evt_1")].detail
+
+
+async def test_a_callback_without_a_reference_does_not_settle_an_accepted_payment(
+    receiving: World,
+) -> None:
+    tx = await deposit(receiving)
+    body = json.dumps({"event_id": "evt_1", "transaction_id": tx.id, "status": "completed"})
+    assert await receive_and_apply(receiving, "paypal", body.encode(), "evt_1") == "flagged"
+    assert receiving.store.transactions[tx.id].status is TransactionStatus.PROCESSING
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [("9.99", "USD"), ("10.01", "USD"), ("10.00", "EUR"), ("10", "JPY"), ("10.00", "XXX")],
+)
+async def test_a_signed_json_callback_for_another_amount_or_currency_is_flagged_not_applied(
+    receiving: World, amount: str, currency: str
+) -> None:
+    tx = await deposit(receiving)
+    assert tx.reference_id is not None
+    body = json_callback(tx.id, reference_id=tx.reference_id, amount=amount, currency=currency)
+    assert await receive_and_apply(receiving, "paypal", body, "evt_1") == "flagged"
+    assert receiving.store.transactions[tx.id].status is TransactionStatus.PROCESSING
+    assert receiving.store.balances.get((1, "USD", AccountKind.AVAILABLE), 0) == 0
+    assert issue_kinds(receiving, tx.id) == ["callback:evt_1"]
+
+
+@pytest.mark.parametrize("amount", ["10.001", "0", "0.00", "1000000000000000000"])
+async def test_a_json_amount_no_payment_of_ours_can_have_is_flagged_on_receipt(
+    receiving: World, amount: str
+) -> None:
+    tx = await deposit(receiving)
+    assert tx.reference_id is not None
+    body = json_callback(tx.id, reference_id=tx.reference_id, amount=amount, currency="USD")
+    assert await receive(receiving, "paypal", body, signed(body)) == 1
+    assert receiving.store.callbacks_out == []  # never queued for applying
+    assert receiving.store.inbox[("paypal", "evt_1")].status == "flagged"
+    assert issue_kinds(receiving, tx.id) == ["callback:evt_1"]
+    assert receiving.store.transactions[tx.id].status is TransactionStatus.PROCESSING
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"amount": "10.00"},  # an amount means nothing without its currency
+        {"amount": "-10.00", "currency": "USD"},
+        {"amount": "1e1", "currency": "USD"},
+        {"amount": " 10.00", "currency": "USD"},
+        {"amount": "1_0.00", "currency": "USD"},
+        {"amount": "\u0661\u0660", "currency": "USD"},
+        {"amount": "10.", "currency": "USD"},
+        {"amount": "10.00", "currency": "usd"},
+        {"amount": "10.00", "currency": "US"},
+        {"amount": 10, "currency": "USD"},
+    ],
+)
+async def test_a_json_callback_with_a_malformed_amount_or_currency_is_refused(
+    receiving: World, extra: dict[str, object]
+) -> None:
+    tx = await deposit(receiving)
+    body = json.dumps(
+        {"event_id": "e", "transaction_id": tx.id, "status": "completed", **extra}
+    ).encode()
+    with pytest.raises(MalformedCallback):
+        await receive(receiving, "paypal", body, signed(body))
+    assert receiving.store.inbox == {}
+
+
+async def test_a_json_callback_stating_our_amount_and_currency_settles(receiving: World) -> None:
+    tx = await deposit(receiving)
+    assert tx.reference_id is not None
+    body = json_callback(tx.id, reference_id=tx.reference_id, amount="10.00", currency="USD")
+    assert await receive_and_apply(receiving, "paypal", body, "evt_1") == "applied"
+    assert receiving.store.transactions[tx.id].status is TransactionStatus.COMPLETED
+    assert receiving.store.balances[(1, "USD", AccountKind.AVAILABLE)] == 1000
+
+
+async def test_a_json_callback_without_amount_and_currency_still_settles(receiving: World) -> None:
+    tx = await deposit(receiving)
+    assert tx.reference_id is not None
+    body = json_callback(tx.id, reference_id=tx.reference_id)
+    assert await receive_and_apply(receiving, "paypal", body, "evt_1") == "applied"
+    assert receiving.store.transactions[tx.id].status is TransactionStatus.COMPLETED
+
+
+def adyen_item(tx: Transaction, **changes: object) -> bytes:
+    assert tx.reference_id is not None
+    fields: dict[str, object] = {
+        "psp_reference": tx.reference_id,
+        "original_reference": "",
+        "merchant_account": "PaymentsPlatform",
+        "merchant_reference": tx.id,
+        "value": 1000,
+        "currency": "EUR",
+        "event_code": "AUTHORISATION",
+        "success": True,
+        **changes,
+    }
+    item = NotificationItem(**fields)  # type: ignore[arg-type]
+    return build_notification([sign_adyen_item(item, HEX_KEY)])
+
+
+async def test_an_adyen_item_for_another_merchant_account_is_flagged_on_receipt(
+    receiving: World,
+) -> None:
+    tx = await deposit(receiving, user_id=3, currency="EUR")
+    body = adyen_item(tx, merchant_account="SomeoneElsesShop")
+    assert await receive(receiving, "adyen", body, {}) == 1
+    assert receiving.store.callbacks_out == []
+    [(key, row)] = receiving.store.inbox.items()
+    assert row.status == "flagged"
+    assert "SomeoneElsesShop" in row.detail
+    assert issue_kinds(receiving, tx.id) == [f"callback:{key[1]}"]
+    assert receiving.store.transactions[tx.id].status is TransactionStatus.PROCESSING
+
+
+async def test_an_adyen_item_for_another_psp_reference_is_flagged_not_applied(
+    receiving: World,
+) -> None:
+    tx = await deposit(receiving, user_id=3, currency="EUR")
+    body = adyen_item(tx, psp_reference="8816178952380553")
+    event_id = "8816178952380553:AUTHORISATION:true"
+    assert await receive_and_apply(receiving, "adyen", body, event_id) == "flagged"
+    assert receiving.store.transactions[tx.id].status is TransactionStatus.PROCESSING
+    assert issue_kinds(receiving, tx.id) == [f"callback:{event_id}"]
+
+
+async def test_the_adyen_verifier_checks_the_merchant_account_it_is_given() -> None:
+    verifier = AdyenCallbackVerifier("adyen", [HEX_KEY], merchant_account="OurShop")
+    item = NotificationItem("AD-1", "", "OurShop", "t", 1000, "EUR", "AUTHORISATION", True)
+    [ours] = verifier.verify({}, build_notification([sign_adyen_item(item, HEX_KEY)]))
+    assert ours.mismatch is None
+    other = NotificationItem(
+        "AD-1", "", "PaymentsPlatform", "t", 1000, "EUR", "AUTHORISATION", True
+    )
+    [theirs] = verifier.verify({}, build_notification([sign_adyen_item(other, HEX_KEY)]))
+    assert theirs.mismatch is not None
+    assert "PaymentsPlatform" in theirs.mismatch

@@ -207,12 +207,17 @@ async def test_inquiry_unusable_answers_are_unreachable(content: bytes) -> None:
 
 
 # -- inquiry round trips against the JSON sandbox ------------------------------------
+MERCHANT_KEY = "sk_unit_paypal"  # the sandbox serves only its merchant
+
+
 class JsonPsp:
     """The JSON sandbox app and an adapter wired to it without sockets."""
 
     def __init__(self, sandbox: Sandbox, client: httpx.AsyncClient) -> None:
         self.sandbox = sandbox
-        self.paypal = JsonGatewayProvider("paypal", "http://sandbox.test/sandbox/paypal", client)
+        self.paypal = JsonGatewayProvider(
+            "paypal", "http://sandbox.test/sandbox/paypal", client, merchant_key=MERCHANT_KEY
+        )
 
     @property
     def gateway(self) -> SandboxGateway:
@@ -221,7 +226,7 @@ class JsonPsp:
 
 @pytest.fixture
 async def json_psp() -> AsyncIterator[JsonPsp]:
-    sandbox = Sandbox({"paypal": "json"})
+    sandbox = Sandbox({"paypal": "json"}, keys={"paypal": MERCHANT_KEY})
     app = Litestar(
         route_handlers=[sandbox_controller(sandbox, admin_guard)],
         state=State({"api_keys": ApiKeys((), ("adm",))}),

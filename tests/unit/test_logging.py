@@ -397,3 +397,8 @@ def test_secret_values_collects_every_configured_secret() -> None:
         "AAAAAAAAAAAAAAAAAAAA",
         "db-password-123",
     } <= values
+
+
+def test_merchant_keys_are_secrets_to_redact() -> None:
+    settings = Settings(gateway_keys={"paypal": "mk_paypal_secret", "adyen": "mk_adyen_secret"})
+    assert {"mk_paypal_secret", "mk_adyen_secret"} <= set(secret_values(settings))

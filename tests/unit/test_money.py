@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import InvalidAmount, UnknownCurrency
-from domain.money import Currency, Money
+from domain.money import Currency, Money, parse_amount
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,67 @@ def test_money_is_a_frozen_value() -> None:
 def test_refuses_absurdly_large_amounts() -> None:
     with pytest.raises(InvalidAmount, match="too large"):
         Money.parse("100000000000000", "USD")
+
+
+# -- the wire grammar (CONTRACT.md "Strict input") -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("100", Decimal("100")),
+        ("100.00", Decimal("100.00")),
+        ("0.5", Decimal("0.5")),
+        ("0100.10", Decimal("100.10")),
+        ("1.000000000000000000000001", Decimal("1.000000000000000000000001")),
+        ("-5", Decimal("-5")),  # read, so that Money.parse refuses it as not positive
+    ],
+)
+def test_parse_amount_reads_ascii_digits_with_one_point_exactly(text: str, value: Decimal) -> None:
+    parsed = parse_amount(text)
+    assert parsed == value
+    assert parsed.as_tuple() == value.as_tuple()  # same digits and places, not just equal
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0661\u0660\u0660",
+        "\uff11\uff10\uff10",
+        "\u0967\u0966\u0966",
+        "100.\u0660\u0660",
+        "+100",
+        " 100",
+        "100 ",
+        "100\n",
+        "1_000",
+        "1 000",
+        "1,000",
+        "1e2",
+        "1E+2",
+        "100.",
+        ".5",
+        "1.0.0",
+        "--5",
+        "-",
+        "NaN",
+        "Infinity",
+        "0x64",
+        "",
+        "1" * 41,
+    ],
+)
+def test_parse_amount_refuses_what_decimal_or_int_would_read_loosely(text: str) -> None:
+    with pytest.raises(InvalidAmount, match="ASCII digits"):
+        parse_amount(text)
+
+
+@pytest.mark.parametrize("value", [100, Decimal("100"), 1.5, None, True])
+def test_parse_amount_takes_only_text(value: object) -> None:
+    with pytest.raises(InvalidAmount):
+        parse_amount(value)  # type: ignore[arg-type]
+
+
+def test_the_refusal_shows_the_offending_characters_as_escapes() -> None:
+    with pytest.raises(InvalidAmount, match=r"\\u0661\\u0660\\u0660"):
+        parse_amount("\u0661\u0660\u0660")

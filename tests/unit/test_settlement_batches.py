@@ -30,8 +30,12 @@ async def received(world: World, *callbacks: GatewayCallback) -> None:
         await uow.commit()
 
 
-def completed(tx: Transaction, gateway: str, event_id: str) -> GatewayCallback:
-    return GatewayCallback(gateway, event_id, tx.id, "completed", "R", "paid")
+def completed(
+    tx: Transaction, gateway: str, event_id: str, reference: str | None = None
+) -> GatewayCallback:
+    return GatewayCallback(
+        gateway, event_id, tx.id, "completed", reference or tx.reference_id, "paid"
+    )
 
 
 def apply_callbacks(world: World, retry: RetryPolicy = AT_ONCE) -> ApplyCallbacks:
@@ -154,3 +158,19 @@ def test_retry_delays_grow_and_are_capped() -> None:
     policy = RetryPolicy(max_attempts=10, base_s=1.0, cap_s=8.0)
     for attempt, step in ((1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0)):
         assert step / 2 <= policy.delay_s(attempt) <= step
+
+
+async def test_a_callback_for_another_attempt_is_flagged_while_its_batch_applies(
+    world: World,
+) -> None:
+    ours, theirs = await deposit(world, 1, "USD"), await deposit(world, 1, "USD")
+    callbacks = [
+        completed(ours, "paypal", "e1"),
+        completed(theirs, "paypal", "e2", reference="paypal-another-payment"),
+    ]
+    await received(world, *callbacks)
+
+    assert await apply_callbacks(world).execute(callbacks) == ["applied", "flagged"]
+    assert world.store.transactions[theirs.id].status is TransactionStatus.PROCESSING
+    assert world.store.balances[(1, "USD", AccountKind.AVAILABLE)] == 1000
+    assert [(i.transaction_id, i.kind) for i in world.store.issues] == [(theirs.id, "callback:e2")]

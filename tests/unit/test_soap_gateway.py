@@ -319,13 +319,18 @@ async def test_result_text_with_xsi_type_attributes_is_read() -> None:
 
 
 # -- round trips against the sandbox ---------------------------------------------
+MERCHANT_KEY = "AQE_unit_adyen"  # the sandbox serves only its merchant
+
+
 class Psp:
     """The sandbox app and an adapter wired to it without sockets."""
 
     def __init__(self, sandbox: Sandbox, client: httpx.AsyncClient) -> None:
         self.sandbox = sandbox
         self.client = client
-        self.adyen = SoapGatewayProvider("adyen", "http://sandbox.test/sandbox/adyen", client)
+        self.adyen = SoapGatewayProvider(
+            "adyen", "http://sandbox.test/sandbox/adyen", client, merchant_key=MERCHANT_KEY
+        )
 
     @property
     def gateway(self) -> SandboxGateway:
@@ -352,9 +357,12 @@ def _app(sandbox: Sandbox) -> Litestar:
 
 @pytest.fixture
 async def psp() -> AsyncIterator[Psp]:
-    sandbox = Sandbox({"adyen": "soap", "paypal": "json"})
+    sandbox = Sandbox({"adyen": "soap", "paypal": "json"}, keys={"adyen": MERCHANT_KEY})
     transport = _ReadTimeoutTransport(httpx.ASGITransport(app=_app(sandbox)), seconds=2.0)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+    # Raw requests to the sandbox come from its merchant too.
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sandbox.test", headers={"X-API-Key": MERCHANT_KEY}
+    ) as client:
         yield Psp(sandbox, client)
 
 
@@ -443,7 +451,9 @@ async def test_round_trip_timeout_is_ambiguous_and_the_payment_exists(
     psp.gateway.behaviour.mode = "timeout"
     transport = _ReadTimeoutTransport(httpx.ASGITransport(app=_app(psp.sandbox)), seconds=0.2)
     async with httpx.AsyncClient(transport=transport) as client:
-        adyen = SoapGatewayProvider("adyen", "http://sandbox.test/sandbox/adyen", client)
+        adyen = SoapGatewayProvider(
+            "adyen", "http://sandbox.test/sandbox/adyen", client, merchant_key=MERCHANT_KEY
+        )
         result = await adyen.submit(WITHDRAWAL)
 
     assert (result.outcome, result.error_code) == (AttemptOutcome.AMBIGUOUS, "timeout")

@@ -144,3 +144,65 @@ def test_settle_refuses_a_transaction_no_gateway_was_asked_about() -> None:
 def test_settle_only_takes_final_statuses() -> None:
     with pytest.raises(IllegalTransition):
         new_tx().settle(TransactionStatus.PROCESSING, message="?", now=T0)
+
+
+# -- which attempt a gateway's final word may settle ----------------------------------
+def test_the_current_attempt_is_the_one_at_the_gateway_that_accepted() -> None:
+    tx = new_tx()
+    assert tx.current_attempt() is None
+    tx.begin_attempt("paypal", T0)
+    tx.settle_attempt(1, AttemptOutcome.AMBIGUOUS, latency_ms=1)
+    accepted = tx.begin_attempt("stripe", T0)
+    assert tx.current_attempt() is accepted  # still in flight: the last one asked
+    tx.settle_attempt(2, AttemptOutcome.ACCEPTED, latency_ms=1)
+    tx.mark_processing(
+        gateway_id="stripe", reference_id="ST-1", redirect_url=None, message="ok", now=T0
+    )
+    assert tx.current_attempt() is accepted
+
+
+def test_the_accepted_attempts_reference_amount_and_currency_settle() -> None:
+    tx = new_tx()
+    accept(tx)
+    assert tx.check_settlement("PP-1", 1000, "USD") is None
+
+
+def test_another_gateway_reference_does_not_settle() -> None:
+    tx = new_tx()
+    accept(tx)
+    for reference in ("PP-2", None, "pp-1", "PP-1 "):
+        mismatch = tx.check_settlement(reference, 1000, "USD")
+        assert mismatch is not None
+        assert mismatch.kind == "reference"
+        assert "PP-1" in mismatch.detail
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(999, "USD"), (1000, "EUR"), (100000, "JPY")])
+def test_another_amount_or_currency_does_not_settle(amount: int, currency: str) -> None:
+    tx = new_tx()
+    accept(tx)
+    mismatch = tx.check_settlement("PP-1", amount, currency)
+    assert mismatch is not None
+    assert mismatch.kind == "amount"
+    assert "amount mismatch" in mismatch.detail
+
+
+def test_an_amount_or_currency_the_gateway_does_not_state_is_not_checked() -> None:
+    tx = new_tx()
+    accept(tx)
+    assert tx.check_settlement("PP-1", None, None) is None
+    assert tx.check_settlement("PP-1", None, "USD") is None
+    mismatch = tx.check_settlement("PP-1", None, "EUR")
+    assert mismatch is not None
+    assert mismatch.kind == "amount"
+
+
+def test_any_reference_is_taken_until_the_gateways_own_is_known() -> None:
+    # The gateway's answer is still on its way (or was lost): its callback is
+    # the first word about the payment's reference, and settle adopts it.
+    tx = new_tx()
+    tx.begin_attempt("paypal", T0)
+    assert tx.check_settlement("PP-7", 1000, "USD") is None
+    mismatch = tx.check_settlement("PP-7", 1001, "USD")
+    assert mismatch is not None
+    assert mismatch.kind == "amount"

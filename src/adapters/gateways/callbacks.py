@@ -1,11 +1,16 @@
 """Callback verifiers: one per gateway family (the CallbackVerifier port).
 
 Signatures are checked before anything is trusted; the parsed result is a
-list of GatewayCallback, never a library type.
+list of GatewayCallback, never a library type. What a family states about the
+payment (amount, currency, gateway reference) is passed on for the applying
+worker to compare with the accepted attempt; what cannot be about our payment
+at all (another merchant account, an amount no payment can have) is marked
+``mismatch``: stored and flagged, never applied.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Literal
@@ -15,10 +20,17 @@ import msgspec
 from adapters.gateways.signing_json import SIGNATURE_HEADER, verify_json
 from adapters.gateways.signing_soap import NotificationItem, parse_notification, verify_adyen_item
 from application.ports import CallbackVerifier, GatewayCallback
-from domain.errors import MalformedCallback
+from domain.errors import InvalidInput, MalformedCallback
+from domain.money import Money
 
 MAX_ID_LENGTH = 200  # the inbox's event id column holds at most this
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+# The merchant account our SOAP adapter sends (soap_http.py's default).
+DEFAULT_MERCHANT_ACCOUNT = "PaymentsPlatform"
+# ASCII digits, at most one '.' with digits on both sides: no sign, exponent,
+# whitespace or other scripts' digits (re's [0-9] is ASCII only).
+_DECIMAL = re.compile(r"[0-9]{1,19}(?:\.[0-9]{1,18})?")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class JsonCallbackBody(msgspec.Struct, forbid_unknown_fields=False):
@@ -29,6 +41,9 @@ class JsonCallbackBody(msgspec.Struct, forbid_unknown_fields=False):
     status: Literal["completed", "failed"]
     reference_id: Text | None = None
     message: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    # Stated as Stripe's events do; optional for compatibility, checked when present.
+    amount: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    currency: Annotated[str, msgspec.Meta(max_length=3)] | None = None
 
 
 _json_body = msgspec.json.Decoder(JsonCallbackBody)
@@ -63,6 +78,7 @@ class JsonCallbackVerifier:
         except msgspec.DecodeError as exc:
             raise MalformedCallback(f"not a valid callback: {exc}") from None
         _printable(parsed.event_id, parsed.transaction_id, parsed.reference_id, parsed.message)
+        amount_minor, mismatch = _stated_amount(parsed.amount, parsed.currency)
         return [
             GatewayCallback(
                 gateway_id=self._gateway_id,
@@ -71,8 +87,29 @@ class JsonCallbackVerifier:
                 status=parsed.status,
                 reference_id=parsed.reference_id,
                 message=parsed.message or f"Gateway reports {parsed.status}",
+                amount_minor=amount_minor,
+                currency=parsed.currency,
+                mismatch=mismatch,
             )
         ]
+
+
+def _stated_amount(amount: str | None, currency: str | None) -> tuple[int | None, str | None]:
+    """Minor units of a JSON callback's amount, or why no payment of ours can have it."""
+    if currency is not None and not _CURRENCY.fullmatch(currency):
+        raise MalformedCallback("currency must be an ISO 4217 code")
+    if amount is None:
+        return None, None
+    if currency is None:
+        raise MalformedCallback("an amount needs its currency")
+    if not _DECIMAL.fullmatch(amount):
+        raise MalformedCallback("amount must be a decimal string")
+    try:
+        return Money.parse(amount, currency).minor, None
+    except InvalidInput as exc:
+        # Well-formed and signed, but not an amount we could have sent (zero,
+        # too many decimals, a currency we never use): flag it, never apply it.
+        return None, f"gateway states {amount} {currency}: {exc.detail}"
 
 
 # Adyen event codes that settle a payment or payout; others are acknowledged
@@ -89,9 +126,16 @@ _SETTLING = {
 class AdyenCallbackVerifier:
     family = "soap"
 
-    def __init__(self, gateway_id: str, hex_keys: Sequence[str]) -> None:
+    def __init__(
+        self,
+        gateway_id: str,
+        hex_keys: Sequence[str],
+        *,
+        merchant_account: str = DEFAULT_MERCHANT_ACCOUNT,
+    ) -> None:
         self._gateway_id = gateway_id
         self._keys = list(hex_keys)
+        self._merchant_account = merchant_account
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> list[GatewayCallback]:
         items = parse_notification(body)
@@ -117,6 +161,9 @@ class AdyenCallbackVerifier:
             message=item.reason or f"{item.event_code} {'succeeded' if item.success else 'failed'}",
             amount_minor=item.value,
             currency=item.currency,
+            mismatch=None
+            if item.merchant_account == self._merchant_account
+            else f"merchant account {item.merchant_account[:100]!r} is not ours",
         )
 
 

@@ -1,6 +1,8 @@
 """Adapter for JSON-over-HTTP gateways (PayPal/Stripe-like PSPs).
 
-Wire format (served by the sandbox under ``/sandbox/{gateway_id}``):
+Wire format (served by the sandbox under ``/sandbox/{gateway_id}``): every
+call carries the merchant credential as ``Authorization: Bearer <key>``
+(``PAYMENTS_GATEWAY_KEY_<ID>``, like a Stripe secret key).
 ``POST {base}/payments`` with header ``Idempotency-Key: <reference>`` and body
 ``{"reference","transaction_id","type","amount","currency","user_id"}``;
 2xx answers ``{"id","status","redirect_url"?}``, refusals answer
@@ -71,10 +73,18 @@ INQUIRY_STATUSES = frozenset({"processing", "completed", "failed"})
 class JsonGatewayProvider:
     """One JSON gateway; classifies every failure instead of raising."""
 
-    def __init__(self, gateway_id: str, base_url: str, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        gateway_id: str,
+        base_url: str,
+        client: httpx.AsyncClient,
+        merchant_key: str | None = None,
+    ) -> None:
         self.gateway_id = gateway_id
         self._base_url = base_url.rstrip("/")
         self._client = client
+        # Without a key nothing is sent, and the PSP refuses the call (401).
+        self._auth = {"Authorization": f"Bearer {merchant_key}"} if merchant_key else {}
 
     async def submit(self, instruction: PaymentInstruction) -> GatewayResult:
         body = {
@@ -90,6 +100,7 @@ class JsonGatewayProvider:
                 f"{self._base_url}/payments",
                 content=msgspec.json.encode(body),
                 headers={
+                    **self._auth,
                     "Content-Type": "application/json",
                     "Idempotency-Key": instruction.reference,
                 },
@@ -110,7 +121,9 @@ class JsonGatewayProvider:
         # safe="": our references contain ':' and must stay one path segment.
         url = f"{self._base_url}/payments/{quote(reference, safe='')}"
         try:
-            response = await self._client.get(url, headers={"Accept": "application/json"})
+            response = await self._client.get(
+                url, headers={**self._auth, "Accept": "application/json"}
+            )
         except httpx.HTTPError as exc:
             log.info("gateway %s inquiry failed: %s", self.gateway_id, type(exc).__name__)
             raise GatewayUnreachable(f"{self.gateway_id}: {type(exc).__name__}") from exc

@@ -2,7 +2,9 @@
 
 Wire format (served by the sandbox under ``/sandbox/{gateway_id}/soap``):
 ``POST {base}/soap`` with headers ``Content-Type: text/xml; charset=utf-8``,
-``SOAPAction: "<operation>"`` and ``Idempotency-Key: <reference>``, and a SOAP
+``SOAPAction: "<operation>"``, ``Idempotency-Key: <reference>`` and the
+merchant credential ``X-API-Key: <key>`` (``PAYMENTS_GATEWAY_KEY_<ID>``, where
+Adyen takes its API key; sent on inquiries too), and a SOAP
 1.1 envelope whose body holds ``authorise/paymentRequest`` (deposits) or
 ``submitThirdParty/payoutRequest`` (withdrawals), in the namespace
 ``http://payment.services.adyen.com``::
@@ -102,11 +104,14 @@ class SoapGatewayProvider:
         base_url: str,
         client: httpx.AsyncClient,
         merchant_account: str = "PaymentsPlatform",
+        merchant_key: str | None = None,
     ) -> None:
         self.gateway_id = gateway_id
         self._url = f"{base_url.rstrip('/')}/soap"
         self._client = client
         self._merchant_account = merchant_account
+        # Without a key nothing is sent, and the PSP refuses the call (401).
+        self._auth = {"X-API-Key": merchant_key} if merchant_key else {}
 
     async def submit(self, instruction: PaymentInstruction) -> GatewayResult:
         """Send the payment and classify the answer (never raises for gateway trouble)."""
@@ -116,6 +121,7 @@ class SoapGatewayProvider:
                 self._url,
                 content=_envelope(instruction, operation, self._merchant_account),
                 headers={
+                    **self._auth,
                     "Content-Type": "text/xml; charset=utf-8",
                     # SOAP 1.1 requires the action as a quoted string.
                     "SOAPAction": f'"{operation.name}"',
@@ -141,6 +147,7 @@ class SoapGatewayProvider:
                 content=_soap_request(STATUS_OPERATION, request),
                 # No Idempotency-Key: an inquiry changes nothing at the PSP.
                 headers={
+                    **self._auth,
                     "Content-Type": "text/xml; charset=utf-8",
                     "SOAPAction": f'"{STATUS_OPERATION.name}"',
                 },

@@ -1,4 +1,4 @@
-"""In-memory IdempotencyStore for unit tests."""
+"""In-memory IdempotencyStore for unit tests (same rules as the PostgreSQL one)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from application.ports import Claim, StoredResponse
 class _Row:
     fingerprint: str
     expires_at: float
+    owner: str
+    lease_expires_at: float
+    transaction_id: str
     response: StoredResponse | None = None
 
 
@@ -19,26 +22,58 @@ class MemoryIdempotencyStore:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], _Row] = {}
 
-    async def claim(self, scope: str, key: str, fingerprint: str, ttl_s: int) -> Claim:
+    async def claim(
+        self,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        ttl_s: int,
+        *,
+        owner: str,
+        transaction_id: str,
+        lease_s: float,
+    ) -> Claim:
+        now = time.time()
         row = self.rows.get((scope, key))
-        if row is None or row.expires_at < time.time():
-            self.rows[(scope, key)] = _Row(fingerprint, time.time() + ttl_s)
-            return Claim("new")
+        if row is None or row.expires_at < now:
+            self.rows[(scope, key)] = _Row(
+                fingerprint, now + ttl_s, owner, now + lease_s, transaction_id
+            )
+            return Claim("new", transaction_id=transaction_id)
         if row.fingerprint != fingerprint:
             return Claim("mismatch")
-        if row.response is None:
+        if row.response is not None:
+            return Claim("replay", row.response)
+        if row.lease_expires_at >= now:
             return Claim("in_flight")
-        return Claim("replay", row.response)
+        row.owner, row.lease_expires_at = owner, now + lease_s
+        return Claim("abandoned", transaction_id=row.transaction_id)
 
-    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+    def _held(self, scope: str, key: str, owner: str) -> _Row | None:
         row = self.rows.get((scope, key))
-        if row is not None and row.response is None:
+        if row is None or row.response is not None or row.owner != owner:
+            return None
+        return row
+
+    async def renew(self, scope: str, key: str, owner: str, lease_s: float) -> bool:
+        row = self._held(scope, key, owner)
+        if row is not None:
+            row.lease_expires_at = time.time() + lease_s
+        return row is not None
+
+    async def complete(self, scope: str, key: str, owner: str, response: StoredResponse) -> None:
+        row = self._held(scope, key, owner)
+        if row is not None:
             row.response = response
 
-    async def release(self, scope: str, key: str) -> None:
-        row = self.rows.get((scope, key))
-        if row is not None and row.response is None:
+    async def release(self, scope: str, key: str, owner: str) -> None:
+        if self._held(scope, key, owner) is not None:
             del self.rows[(scope, key)]
+
+    async def abandon(self, scope: str, key: str, owner: str) -> None:
+        row = self._held(scope, key, owner)
+        if row is not None:
+            row.lease_expires_at = time.time() - 1
 
     async def purge_expired(self) -> int:
         now = time.time()

@@ -36,7 +36,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from adapters.observability import HTTP_SHED
 from entrypoints.http.idempotency import PATHS as PAYMENT_PATHS
-from entrypoints.http.problems import PROBLEM_JSON
+from entrypoints.http.raw import PROBLEM_JSON
 
 CALLBACK_PREFIX = "/callback/"
 RETRY_AFTER_S = 1

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
@@ -17,6 +16,7 @@ from adapters.gateways.monitor import LOOP_LAG
 from entrypoints.container import Container
 from entrypoints.http.admission import admission_middleware
 from entrypoints.http.auth import ApiKeys, admin_guard
+from entrypoints.http.body_limit import body_drain_middleware
 from entrypoints.http.controllers.callbacks import CallbackController
 from entrypoints.http.controllers.gateways import GatewayController
 from entrypoints.http.controllers.health import HealthController
@@ -27,7 +27,9 @@ from entrypoints.http.dashboard import dashboard_router, template_config
 from entrypoints.http.dependencies import DEPENDENCIES, resolve
 from entrypoints.http.idempotency import idempotency_middleware
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.rate_limit import rate_limit_middleware
 from entrypoints.http.strict_body import strict_body_middleware
+from entrypoints.http.swagger import swagger_assets_router, swagger_plugin
 from entrypoints.http.timing import server_timing_middleware
 from entrypoints.http.xml import xml_middleware
 from entrypoints.sandbox.app import sandbox_controller
@@ -93,6 +95,7 @@ def create_app(
         ReconciliationController,
         MetricsController,
         dashboard_router(settings),  # operator pages at /dashboard, outside the OpenAPI schema
+        swagger_assets_router(),  # Swagger UI's scripts, from a package (no CDN)
     ]
     if sandbox is not None:
         route_handlers += [sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)]
@@ -115,7 +118,12 @@ def create_app(
         # Idempotency sees the JSON form of XML bodies, and replays pass back
         # through the XML layer, so one stored answer serves both formats.
         middleware=[
+            # Outermost: an early answer (413, 401, a shed 503) waits until the
+            # unread body is drained, so the client reads it instead of a reset.
+            body_drain_middleware(settings.max_drain_bytes, settings.header_timeout_s),
             PROMETHEUS.middleware,
+            # Before any work and before idempotency records anything.
+            rate_limit_middleware(settings.rate_limit_per_s, settings.rate_limit_burst),
             # Right inside the metrics, so shed requests are counted as 503s
             # yet cost nothing else (see admission.py).
             admission_middleware(
@@ -139,7 +147,7 @@ def create_app(
                 "with fallback, a wallet ledger, signed callbacks and Kafka events."
             ),
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[swagger_plugin()],
             components=Components(
                 security_schemes={
                     "apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")

@@ -2,34 +2,38 @@
 
 It sits outside the handlers so that every answer — success, decline, any
 problem — is captured exactly as sent, stored once, and replayed byte for
-byte. The rules live in application/idempotency.py.
+byte. The rules live in application/idempotency.py; leases (this request's,
+and those of requests that died) in idempotency_lease.py.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import uuid
 from typing import Any
 
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from application.idempotency import fingerprint, is_decision, scope_of, valid_key
-from application.ports import IdempotencyStore, StoredResponse
+from application.idempotency import fingerprint, is_decision, reserving, scope_of, valid_key
+from application.ports import Claim, IdempotencyStore, IdGenerator, StoredResponse
 from domain.errors import ServiceUnavailable
 from entrypoints.http.auth import ApiKeys, bearer_key
 from entrypoints.http.dependencies import resolve
-
-log = logging.getLogger(__name__)
+from entrypoints.http.idempotency_asgi import (
+    BAD_KEY,
+    IN_USE,
+    REUSED,
+    TOO_LARGE,
+    UNAVAILABLE,
+    header,
+    read_body,
+    send_problem,
+    send_stored,
+)
+from entrypoints.http.idempotency_lease import Lease, answer_for_lost_key, current_state
 
 PATHS = frozenset({"/deposit", "/withdrawal"})
 HEADER = b"idempotency-key"
-REPLAYED = (b"idempotent-replayed", b"true")
-
-
-def _problem(status: int, code: str, title: str, detail: str) -> tuple[int, bytes]:
-    body = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail}
-    return status, json.dumps(body).encode()
 
 
 class IdempotencyMiddleware:
@@ -57,69 +61,58 @@ class IdempotencyMiddleware:
             return
         key = raw_key.decode("latin-1")
         if not valid_key(key):
-            await _send_problem(
-                send,
-                *_problem(
-                    400,
-                    "bad-request",
-                    "Bad request",
-                    "Idempotency-Key must be 1-255 printable ASCII characters",
-                ),
-            )
+            await send_problem(send, BAD_KEY)
             return
-        body = await _read_body(receive, self._max_body)
+        body = await read_body(receive, self._max_body)
         if body is None:
-            await _send_problem(
-                send,
-                *_problem(413, "payload-too-large", "Payload too large", "request body too large"),
-            )
+            await send_problem(send, TOO_LARGE)
             return
-        store: IdempotencyStore = await resolve(state["container"].idempotency_store)
-        owner = scope_of(api_key)
+        container = state["container"]
+        store: IdempotencyStore = await resolve(container.idempotency_store)
+        ids: IdGenerator = await resolve(container.ids)
+        lease = Lease(
+            store, scope_of(api_key), key, uuid.uuid4().hex, state["settings"].idempotency_lease_s
+        )
         try:
             claim = await store.claim(
-                owner, key, fingerprint("POST", scope["path"], body), self._ttl_s
+                lease.scope,
+                key,
+                fingerprint("POST", scope["path"], body),
+                self._ttl_s,
+                owner=lease.owner,
+                transaction_id=ids.new_id(),  # used only if the key is new
+                lease_s=lease.seconds,
             )
         except ServiceUnavailable:
-            await _send_problem(
-                send,
-                *_problem(
-                    503,
-                    "service-unavailable",
-                    "Service unavailable",
-                    "the database is not reachable",
-                ),
-            )
+            await send_problem(send, UNAVAILABLE)
             return
         if claim.outcome == "replay" and claim.response is not None:
-            await _send_stored(send, claim.response)
+            await send_stored(send, claim.response)
             return
-        if claim.outcome == "mismatch":
-            await _send_problem(
-                send,
-                *_problem(
-                    422,
-                    "idempotency-key-reused",
-                    "Idempotency key reused",
-                    "this Idempotency-Key was used with a different request",
-                ),
-            )
+        if claim.outcome in ("mismatch", "in_flight"):
+            await send_problem(send, REUSED if claim.outcome == "mismatch" else IN_USE)
             return
-        if claim.outcome == "in_flight":
-            await _send_problem(
-                send,
-                *_problem(
-                    409,
-                    "idempotency-key-in-use",
-                    "Request in progress",
-                    "a request with this Idempotency-Key is still being processed; retry later",
-                ),
-            )
+        if claim.outcome == "abandoned" and await self._recovered(container, lease, claim, send):
             return
-        await self._run_and_remember(scope, body, send, store, owner, key)
+        await self._run_and_remember(scope, body, send, lease, claim)
+
+    async def _recovered(self, container: Any, lease: Lease, claim: Claim, send: Any) -> bool:
+        """A dead request held the key: answer with its transaction, if it created one."""
+        assert claim.transaction_id is not None
+        try:
+            found = await current_state(container, claim.transaction_id)
+        except ServiceUnavailable:
+            await lease.end(keep=True)
+            await send_problem(send, UNAVAILABLE)
+            return True
+        if found is None:
+            return False  # never created: run the request, under the same id
+        await answer_for_lost_key(lease, found)
+        await send_stored(send, found[0])
+        return True
 
     async def _run_and_remember(
-        self, scope: Any, body: bytes, send: Any, store: IdempotencyStore, owner: str, key: str
+        self, scope: Any, body: bytes, send: Any, lease: Lease, claim: Claim
     ) -> None:
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
@@ -138,80 +131,30 @@ class IdempotencyMiddleware:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
+        assert claim.transaction_id is not None
         stored = False
-        try:
-            app: Any = self._app
-            await app(scope, replay_body, capture)
-            response_body = b"".join(chunks)
-            status = int(start.get("status", 500))
-            content_type = _header(start.get("headers", []), b"content-type") or "application/json"
-            if is_decision(status, response_body):
-                await store.complete(
-                    owner, key, StoredResponse(status, content_type, response_body)
-                )
-                stored = True
-        finally:
-            if not stored:
-                try:
-                    await store.release(owner, key)
-                except Exception:  # the key then simply waits for its expiry
-                    log.warning("could not release idempotency key", exc_info=True)
+        # The transaction this request creates gets the id the key already names.
+        with reserving(claim.transaction_id) as reservation:
+            try:
+                app: Any = self._app
+                async with lease.kept():
+                    await app(scope, replay_body, capture)
+                response_body = b"".join(chunks)
+                status = int(start.get("status", 500))
+                content_type = header(start.get("headers", []), b"content-type")
+                if is_decision(status, response_body):
+                    answer = StoredResponse(
+                        status, content_type or "application/json", response_body
+                    )
+                    await lease.complete(answer)
+                    stored = True
+            finally:
+                if not stored:
+                    # Forget the key only when no transaction can exist under
+                    # its id; otherwise the next retry looks the transaction up.
+                    await lease.end(keep=reservation.taken or claim.outcome == "abandoned")
         await send(start)
         await send({"type": "http.response.body", "body": response_body})
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for k, v in headers:
-        if k.lower() == name:
-            return v.decode("latin-1")
-    return None
-
-
-async def _read_body(receive: Any, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it exceeds ``limit``."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _send_stored(send: Any, response: StoredResponse) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": response.status,
-            "headers": [
-                (b"content-type", response.content_type.encode("latin-1")),
-                (b"content-length", str(len(response.body)).encode()),
-                REPLAYED,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": response.body})
-
-
-async def _send_problem(send: Any, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def idempotency_middleware(ttl_s: int, max_body_bytes: int) -> DefineMiddleware:

@@ -23,10 +23,10 @@ from domain.errors import (
     PaymentError,
     ServiceUnavailable,
 )
+from entrypoints.http.raw import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
 
 # Most specific first: the first isinstance match wins.
 _STATUS: list[tuple[type[PaymentError], int, str]] = [

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar.openapi.spec import OpenAPIType, Schema
 
 from application.gateway_admin import GatewayView
 from application.get_transaction import TransactionDetails
 from domain.ledger import Balance
 from domain.money import Money
 from domain.transaction import Attempt, Transaction
+from entrypoints.http.strict_json import Amount
 
-UserId = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1, description="The platform's user id")]
+UserId = Annotated[
+    int, msgspec.Meta(ge=1, le=2**63 - 1, description="The platform's user id (a JSON integer)")
+]
+
+# What entrypoints.http.strict_json.Amount accepts, for the OpenAPI document.
+_AMOUNT_SCHEMA = {
+    "one_of": [
+        Schema(type=OpenAPIType.STRING, pattern=r"^[0-9]+(\.[0-9]+)?$"),
+        Schema(type=OpenAPIType.NUMBER, description="read exactly; no exponent"),
+    ]
+}
 
 
 class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -22,10 +33,12 @@ class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     user_id: UserId
     amount: Annotated[
-        Decimal,
+        Amount,
         msgspec.Meta(
-            description="Exact decimal amount, as a string or JSON number",
+            description="Exact decimal amount: a string of ASCII digits with at most one "
+            '"." (no sign, spaces, underscores or exponent), or a JSON number',
             examples=["100.00"],
+            extra_json_schema={"extra": _AMOUNT_SCHEMA},
         ),
     ]
     currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3, examples=["USD"])]

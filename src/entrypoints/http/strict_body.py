@@ -22,11 +22,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import msgspec
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from entrypoints.http.problems import PROBLEM_JSON
+from entrypoints.http.raw import header, send_problem
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON = "application/json"
@@ -75,10 +74,10 @@ class StrictBodyMiddleware:
         ):
             await self._app(scope, receive, send)
             return
-        media = _media_type(http["headers"])
+        media = _media_type(http)
         if media not in ACCEPTED and not http["path"].startswith(CALLBACKS):
             shown = media or "none"
-            await _problem(
+            await send_problem(
                 send,
                 415,
                 "unsupported-media-type",
@@ -92,7 +91,7 @@ class StrictBodyMiddleware:
             return
         body, complete = await self._read(receive)
         if complete and (key := repeated_key(body)) is not None:
-            await _problem(
+            await send_problem(
                 send, 400, "bad-request", "Bad request", f"the JSON body repeats the key {key!r}"
             )
             return
@@ -129,28 +128,9 @@ def _replay(body: bytes, complete: bool, receive: Receive) -> Any:
     return replay
 
 
-def _media_type(headers: Any) -> str:
-    for name, value in headers:
-        if name.lower() == b"content-type":
-            return str(value.decode("latin-1").partition(";")[0].strip().lower())
-    return ""
-
-
-async def _problem(send: Any, status: int, code: str, title: str, detail: str) -> None:
-    body = msgspec.json.encode(
-        {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail}
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def _media_type(scope: Any) -> str:
+    value = header(scope, b"content-type") or b""
+    return value.decode("latin-1").partition(";")[0].strip().lower()
 
 
 def strict_body_middleware(max_body_bytes: int) -> DefineMiddleware:

@@ -42,7 +42,7 @@ from litestar.types import (
     Send,
 )
 
-from entrypoints.http.problems import PROBLEM_JSON
+from entrypoints.http.raw import PROBLEM_JSON
 
 __all__ = ["PROBLEM_XML", "XML", "XmlMiddleware", "xml_middleware"]
 
@@ -199,8 +199,11 @@ def _xml_to_object(raw: bytes) -> dict[str, object]:
         raise _bad_request("DOCTYPE and ENTITY declarations are not allowed")
     try:
         # A str input makes xmltodict tell expat the input is UTF-8, so an
-        # encoding="..." declaration cannot reinterpret the bytes.
-        doc = xmltodict.parse(text, disable_entities=True)
+        # encoding="..." declaration cannot reinterpret the bytes. Whitespace
+        # is kept: stripped, <amount> 100 </amount> passed as "100" although
+        # the contract refuses spaces in an amount (layout between elements
+        # is dropped by _without_layout).
+        doc = xmltodict.parse(text, disable_entities=True, strip_whitespace=False)
     except ExpatError as exc:
         raise _bad_request(f"malformed XML: {exc}") from exc
     except ValueError as exc:  # xmltodict's answer to an entity declaration
@@ -211,10 +214,11 @@ def _xml_to_object(raw: bytes) -> dict[str, object]:
     root, content = next(iter(doc.items()))
     if root != ROOT:
         raise _bad_request(f"root element must be <{ROOT}>, not <{root}>")
-    if content is None:
+    if content is None or (isinstance(content, str) and _is_layout(content)):
         return {}  # <transaction/>: the schema reports the missing fields
     if not isinstance(content, dict):
         raise _bad_request(f"<{ROOT}> must contain elements, not text")
+    content = _without_layout(content)
     _reject_markup(ROOT, content)
 
     result: dict[str, object] = {}
@@ -237,6 +241,7 @@ def _xml_to_object(raw: bytes) -> dict[str, object]:
 
 def _flat_object(name: str, content: dict[str, Any]) -> dict[str, str]:
     """A one-level element such as `<destination>` → an object of strings."""
+    content = _without_layout(content)
     _reject_markup(name, content)
     out: dict[str, str] = {}
     for key, value in content.items():
@@ -246,6 +251,18 @@ def _flat_object(name: str, content: dict[str, Any]) -> dict[str, str]:
             raise _bad_request(f"element <{key}> in <{name}> nests too deep")
         out[key] = _text(value)
     return out
+
+
+def _is_layout(text: str) -> bool:
+    return not text.strip(" \t\r\n")  # XML's whitespace, not Unicode's
+
+
+def _without_layout(content: dict[str, Any]) -> dict[str, Any]:
+    """`content` without the whitespace that only indents its child elements."""
+    text = content.get("#text")
+    if isinstance(text, str) and _is_layout(text):
+        return {k: v for k, v in content.items() if k != "#text"}
+    return content
 
 
 def _reject_markup(name: str, content: dict[str, Any]) -> None:

@@ -1,7 +1,11 @@
 """HTTP face of the sandbox PSPs, mounted under ``/sandbox/{gateway_id}``.
 
-The JSON family answers like a Stripe/PayPal-style REST API. Control routes
-(behaviour, ledger) need an admin key, like the rest of the operator API.
+The JSON family answers like a Stripe/PayPal-style REST API. Its
+gateway-side routes (``/payments``, ``/payments/{reference}``) serve only the
+gateway's merchant: ``Authorization: Bearer <PAYMENTS_GATEWAY_KEY_<ID>>``,
+else 401 before anything is read or recorded (``merchant.py``). Control
+routes (behaviour, ledger) need an admin key, like the rest of the operator
+API; ``/health`` is open, as a PSP's status page is.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from litestar.types import Guard
 
 from domain.errors import InvalidInput
 from domain.money import Money
+from entrypoints.sandbox.merchant import MerchantRefused, merchant_guard, refused_json
 from entrypoints.sandbox.psp import (
     Behaviour,
     FinalStatus,
@@ -73,13 +78,22 @@ def sandbox_controller(sandbox: Gateways, admin_guard: Guard) -> type[Controller
             raise NotFoundException(f"no sandbox gateway {gateway_id!r}")
         return gw
 
+    merchant_only = merchant_guard(sandbox)
+
     class SandboxController(Controller):
         path = "/sandbox/{gateway_id:str}"
         tags = ["sandbox"]
-        # The PSP side is public like a real PSP's API; control routes need an admin key.
+        # The PSP side takes the merchant's key (not an API key of ours); control
+        # routes need an admin key.
         security = [{}]
+        exception_handlers = {MerchantRefused: refused_json}
 
-        @post("/payments", operation_id="sandboxCreatePayment", status_code=201)
+        @post(
+            "/payments",
+            operation_id="sandboxCreatePayment",
+            status_code=201,
+            guards=[merchant_only],
+        )
         async def create_payment(
             self,
             gateway_id: GatewayId,
@@ -131,7 +145,7 @@ def sandbox_controller(sandbox: Gateways, admin_guard: Guard) -> type[Controller
                 return reset_midway(msgspec.json.encode(body), "application/json")
             return Response(body, status_code=201)
 
-        @get("/payments/{reference:str}", operation_id="sandboxGetPayment")
+        @get("/payments/{reference:str}", operation_id="sandboxGetPayment", guards=[merchant_only])
         async def get_payment(
             self, gateway_id: GatewayId, reference: FromPath[str]
         ) -> Response[dict[str, Any]]:

@@ -4,8 +4,10 @@ After ``callback_delay_ms`` a recorded payment takes its ``final_status`` (what
 a status inquiry then reports) and, unless the answer to the original request
 was lost (mode ``timeout``), a signed callback is POSTed to the service like a
 real PSP would: JSON gateways with a Stripe-style ``X-Signature``, SOAP
-gateways with an Adyen ``sendNotification`` envelope. Non-2xx answers and
-network errors are retried with exponential backoff.
+gateways with an Adyen ``sendNotification`` envelope. Each names what it
+settles, as the service requires: the PSP's reference, the amount and currency
+(JSON) and the merchant account (SOAP). Non-2xx answers and network errors are
+retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from adapters.gateways.callbacks import DEFAULT_MERCHANT_ACCOUNT
 from adapters.gateways.signing_json import SIGNATURE_HEADER, sign_json
 from adapters.gateways.signing_soap import NotificationItem, build_notification, sign_adyen_item
 from domain.money import Money
@@ -28,7 +31,6 @@ from entrypoints.sandbox.psp import Behaviour, PspGateway, SandboxPayment
 log = logging.getLogger(__name__)
 
 MAX_DELIVERIES = 8
-MERCHANT_ACCOUNT = "PaymentsPlatform"
 
 
 class CallbackSender:
@@ -40,8 +42,10 @@ class CallbackSender:
         max_deliveries: int = MAX_DELIVERIES,
         backoff_s: float = 0.2,
         client: httpx.AsyncClient | None = None,
+        merchant_account: str = DEFAULT_MERCHANT_ACCOUNT,
     ) -> None:
         self._target = target_base_url.rstrip("/")
+        self._merchant_account = merchant_account  # the one our SOAP adapter sends
         self._secrets = secrets
         self._max = max_deliveries
         self._backoff_s = backoff_s
@@ -97,7 +101,7 @@ class CallbackSender:
             item = NotificationItem(
                 psp_reference=payment.psp_id,
                 original_reference="",
-                merchant_account=MERCHANT_ACCOUNT,
+                merchant_account=self._merchant_account,
                 merchant_reference=payment.transaction_id,
                 value=Money.parse(payment.amount, payment.currency).minor,
                 currency=payment.currency,
@@ -114,6 +118,8 @@ class CallbackSender:
                 "event_id": event_id,
                 "transaction_id": payment.transaction_id,
                 "reference_id": payment.psp_id,
+                "amount": payment.amount,
+                "currency": payment.currency,
                 "status": payment.status,
                 "message": "Payment successful"
                 if payment.status == "completed"

@@ -5,6 +5,9 @@ reference it was sent, so a repeated reference never charges twice. That
 ledger is what a real PSP's dashboard would show, and what the invariant
 checks compare our records against.
 
+Each gateway also knows its merchant's credential (``merchant.py``): only
+calls that carry it reach the payment path.
+
 ``SandboxGateway`` keeps that state in memory, for a sandbox served inside one
 process (``payments serve``, the tests). ``PspGateway`` is what the HTTP
 controllers and the callback sender need from a gateway, so a shared store
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
@@ -95,6 +98,9 @@ class PspGateway(Protocol):
     def behaviour(self, value: Behaviour) -> None: ...
     @property
     def requests(self) -> int: ...
+    @property
+    def merchant_key(self) -> str | None:
+        """The credential gateway-side calls must carry; None refuses every call."""
 
     def count_request(self) -> None:
         """One more payment request received, whatever the mode."""
@@ -156,6 +162,7 @@ class SandboxGateway:
     callbacks_delivered: int = 0
     callbacks_failed: int = 0
     on_new_payment: NewPaymentHook | None = None
+    merchant_key: str | None = None
 
     def record(
         self,
@@ -226,9 +233,11 @@ class Sandbox:
         self,
         gateways: dict[str, Format],
         on_new_payment: NewPaymentHook | None = None,
+        keys: Mapping[str, str] | None = None,
     ) -> None:
+        keys = keys or {}
         self.gateways = {
-            gid: SandboxGateway(gid, fmt, on_new_payment=on_new_payment)
+            gid: SandboxGateway(gid, fmt, on_new_payment=on_new_payment, merchant_key=keys.get(gid))
             for gid, fmt in gateways.items()
         }
 

@@ -10,6 +10,11 @@ Spawned children get no arguments, so they find the state file through
 :data:`STATE_ENV`; they stay children of the parent, so the CPU of the
 sandbox is that of one process tree (the benchmark measures it that way).
 
+Each gateway serves only its merchant (``merchant.py``): the keys come from
+``PAYMENTS_GATEWAY_KEY_<ID>``, or on the embedded default from the secrets
+file the parent creates before the workers start, so every worker enforces
+the same ones; without a key for each gateway the sandbox does not start.
+
 Every response names the process that served it (:data:`WORKER_HEADER`).
 SIGTERM/SIGINT: the workers finish their requests for up to ``GRACE_S``
 (a ``timeout`` gateway holds requests for a minute), then the parent removes
@@ -26,9 +31,10 @@ from pathlib import Path
 
 import uvicorn
 from litestar import Litestar
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import MutableScopeHeaders, State
+from litestar.types import Message, Scope
 
-from entrypoints.embedded import with_stored_secrets
+from entrypoints.embedded import SECRETS_FILE, with_stored_secrets
 from entrypoints.http.auth import ApiKeys, admin_guard
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.logging_setup import configure_logging
@@ -36,7 +42,7 @@ from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.callbacks import CallbackSender
 from entrypoints.sandbox.shared import SharedSandbox, create_state
 from entrypoints.sandbox.soap import soap_controller
-from entrypoints.settings import Settings, SettingsError, load_settings
+from entrypoints.settings import Settings, SettingsError, gateway_key_env, load_settings
 
 STATE_ENV = "PAYMENTS_SANDBOX_STATE"
 WORKER_HEADER = "X-Sandbox-Worker"
@@ -52,13 +58,14 @@ def run_sandbox(settings: Settings, host: str, port: int, workers: int = 1) -> i
     """
     if workers < 1:
         raise SettingsError("--workers must be at least 1")
+    if settings.embedded:
+        # Generates the secrets file on first use: here, before workers read it.
+        settings = with_stored_secrets(settings)
+    _require_merchant_keys(settings)
     # uvicorn re-raises the signal once it has stopped: exit through the
     # ``with`` below instead, so the state directory goes too.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
-    if settings.embedded:
-        # Generates the secrets file on first use: here, before workers read it.
-        settings = with_stored_secrets(settings)
     with tempfile.TemporaryDirectory(prefix="payments-sandbox-") as state_dir:
         state = Path(state_dir) / "state.sqlite3"
         create_state(state, [g.id for g in settings.gateways])
@@ -67,7 +74,8 @@ def run_sandbox(settings: Settings, host: str, port: int, workers: int = 1) -> i
         print(
             f"sandbox gateways on http://{host}:{port}/sandbox/{{gateway_id}}"
             f" ({workers} worker(s), state in {state_dir};"
-            f" callbacks to {target}/callback/{{gateway_id}})",
+            f" callbacks to {target}/callback/{{gateway_id}};"
+            f" merchant keys from {_key_source(settings)})",
             file=sys.stderr,
             flush=True,
         )
@@ -96,11 +104,14 @@ def create_app() -> Litestar:
     if not state:
         raise SettingsError(f"{STATE_ENV} is not set: start the sandbox with `payments sandbox`")
     sender = CallbackSender(
-        settings.sandbox_callback_url or settings.base_url, settings.webhook_secrets
+        settings.sandbox_callback_url or settings.base_url,
+        settings.webhook_secrets,
+        merchant_account=settings.soap_merchant_account,
     )
     sandbox = SharedSandbox(
         Path(state),
         {g.id: g.format for g in settings.gateways},
+        keys=settings.gateway_keys,
         # A lost answer ("timeout") also loses the callback: only the
         # reconciler's status inquiry will find the outcome.
         on_new_payment=lambda gw, payment, mode: sender.schedule(
@@ -111,10 +122,31 @@ def create_app() -> Litestar:
         route_handlers=[sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         state=State({"api_keys": ApiKeys((), settings.admin_api_keys)}),
-        response_headers=[ResponseHeader(name=WORKER_HEADER, value=str(os.getpid()))],
+        before_send=[_name_the_worker],
         on_shutdown=[sender.aclose, sandbox.close],
         logging_config=None,
     )
+
+
+async def _name_the_worker(message: Message, _scope: Scope) -> None:
+    # A hook rather than response_headers: refusals raised by guards get it too.
+    if message["type"] == "http.response.start":
+        MutableScopeHeaders.from_message(message)[WORKER_HEADER] = str(os.getpid())
+
+
+def _require_merchant_keys(settings: Settings) -> None:
+    """A gateway without a key would refuse every call: say so at start-up instead."""
+    missing = [
+        gateway_key_env(g.id) for g in settings.gateways if not settings.gateway_keys.get(g.id)
+    ]
+    if missing:
+        raise SettingsError(f"missing merchant credentials: {', '.join(missing)}")
+
+
+def _key_source(settings: Settings) -> str:
+    if settings.embedded:
+        return f"{settings.data_dir / SECRETS_FILE} (gateway_keys) unless PAYMENTS_GATEWAY_KEY_<ID>"
+    return "PAYMENTS_GATEWAY_KEY_<ID>"
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:

@@ -14,6 +14,10 @@ durability is traded for speed (``synchronous=OFF``). References are numbered
 by an AUTOINCREMENT key seeded from the clock when the file is created: a
 restarted sandbox does not hand out the references of the one before it
 (Adyen-style callbacks are deduplicated by reference).
+
+Merchant credentials are not in the file: every worker reads them from the
+same settings (the environment, or the embedded default's secrets file that
+the parent creates before any worker starts), so each enforces them alike.
 """
 
 from __future__ import annotations
@@ -115,12 +119,15 @@ class SharedSandbox:
         path: Path,
         gateways: Mapping[str, Format],
         on_new_payment: NewPaymentHook | None = None,
+        keys: Mapping[str, str] | None = None,
     ) -> None:
         if not path.exists():  # sqlite3 would silently create an empty one
             raise FileNotFoundError(f"no sandbox state at {path}")
         self._db = _Connection(path)
+        keys = keys or {}
         self.gateways = {
-            gid: SharedGateway(self._db, gid, fmt, on_new_payment) for gid, fmt in gateways.items()
+            gid: SharedGateway(self._db, gid, fmt, on_new_payment, keys.get(gid))
+            for gid, fmt in gateways.items()
         }
 
     def get(self, gateway_id: str) -> SharedGateway | None:
@@ -167,11 +174,13 @@ class SharedGateway:
         gateway_id: str,
         fmt: Format,
         on_new_payment: NewPaymentHook | None,
+        merchant_key: str | None = None,
     ) -> None:
         self._db = db
         self._id = gateway_id
         self._format: Format = fmt
         self._on_new_payment = on_new_payment
+        self._merchant_key = merchant_key
 
     @property
     def id(self) -> str:
@@ -180,6 +189,10 @@ class SharedGateway:
     @property
     def format(self) -> Format:
         return self._format
+
+    @property
+    def merchant_key(self) -> str | None:
+        return self._merchant_key
 
     @property
     def behaviour(self) -> Behaviour:

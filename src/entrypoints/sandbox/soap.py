@@ -12,6 +12,11 @@ inquiry: it answers ``getPaymentStatusResponse/statusResult`` (``pspReference``,
 for an unknown reference. Of the behaviour modes only ``down`` applies to it,
 and it counts in ``lookups``, not ``requests``.
 
+Every call (payments and inquiries alike) must carry the gateway's merchant
+credential in ``X-API-Key: <PAYMENTS_GATEWAY_KEY_<ID>>``, as Adyen's API key
+travels; without it the answer is a ``Client`` fault with HTTP 401, given
+before the envelope is read, and nothing is recorded or called back.
+
 This module plays an external PSP, so it parses the wire format on its own
 instead of borrowing the adapter's code: a mistake in one side then shows up
 as a failing round trip rather than cancelling out.
@@ -32,6 +37,7 @@ from litestar.exceptions import NotFoundException
 from domain.errors import InvalidInput
 from domain.money import Money
 from entrypoints.sandbox.app import HANG_SECONDS, GatewayId, reset_midway
+from entrypoints.sandbox.merchant import REFUSAL, is_merchant, soap_credential
 from entrypoints.sandbox.psp import Gateways, PspGateway
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -127,6 +133,8 @@ def soap_controller(sandbox: Gateways) -> type[Controller]:
         ) -> Response[bytes]:
             """SOAP PSP: authorise / submitThirdParty (idempotent) and getPaymentStatus."""
             gw = gateway(gateway_id)
+            if not is_merchant(gw.merchant_key, soap_credential(request.headers)):
+                return _fault("Client", REFUSAL, status=401)
             try:
                 call = _read_request(await request.body(), request.headers.get("idempotency-key"))
             except _ClientFault as exc:

@@ -19,6 +19,7 @@ from entrypoints.http.schemas import (
     gateway_out,
     problem_responses,
 )
+from entrypoints.http.strict_json import StrictJsonRequest
 
 GatewayIdPath = Annotated[str, PathParameter(pattern=r"^[a-z0-9_-]{1,32}$")]
 CountryPath = Annotated[str, PathParameter(pattern=r"^[A-Z]{2}$")]
@@ -28,6 +29,8 @@ class GatewayController(Controller):
     path = "/"
     tags = ["operators"]
     guards = [admin_guard]
+    # Priorities and statuses decoded with no coercion: "1" and 1.0 are not 1.
+    request_class = StrictJsonRequest
 
     @get("/gateways", operation_id="listGateways", responses=problem_responses(401, 403))
     async def list_gateways(self, list_gateways: NamedDependency[ListGateways]) -> list[GatewayOut]:

@@ -12,6 +12,7 @@ from litestar.params import QueryParameter
 
 from application.list_issues import ListIssues
 from entrypoints.http.auth import admin_guard
+from entrypoints.http.params import digits, integer_schema
 from entrypoints.http.schemas import problem_responses
 
 
@@ -39,17 +40,24 @@ class ReconciliationController(Controller):
         self,
         list_issues: NamedDependency[ListIssues],
         status: Annotated[Literal["open", "all"], QueryParameter()] = "open",
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        # A string read by `digits`: an int parameter took "1e1" and "5.0".
+        limit: Annotated[
+            str, QueryParameter(schema_extra=integer_schema(500, default=100))
+        ] = "100",
     ) -> list[IssueOut]:
         """Findings a human must look at, newest first.
 
         Kinds: `callback:<event>` (a callback contradicting our records, from
-        another gateway, or for another amount), `amount_mismatch`,
+        another gateway, for another attempt's reference, another amount,
+        currency or merchant account: stored, never applied),
+        `callback_quarantined:<event>`, `amount_mismatch`, `reference_mismatch`,
         `contradiction`, `accepted_unknown_to_gateway`,
         `gateway_completed_we_failed`, `abandoned_attempt_completed` (money
         taken at a gateway we fell back from: refund it).
         """
-        found = await list_issues.execute(open_only=status == "open", limit=limit)
+        found = await list_issues.execute(
+            open_only=status == "open", limit=digits(limit, "limit", maximum=500)
+        )
         return [
             IssueOut(
                 id=i.id,

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from adapters.observability import TRANSACTIONS
@@ -19,6 +20,12 @@ from application.list_transactions import ListTransactions, ListTransactionsQuer
 from application.withdraw import Withdraw, WithdrawCommand
 from domain.errors import GatewaysUnavailable, PaymentDeclined
 from entrypoints.http.auth import client_guard
+from entrypoints.http.params import (
+    digits,
+    integer_schema,
+    optional_digits,
+    optional_integer_schema,
+)
 from entrypoints.http.schemas import (
     PaymentRequest,
     TransactionDetailOut,
@@ -29,6 +36,7 @@ from entrypoints.http.schemas import (
     transaction_detail_out,
     transaction_out,
 )
+from entrypoints.http.strict_json import StrictJsonRequest
 
 
 def payment_problems() -> dict[int, Any]:
@@ -42,6 +50,14 @@ def payment_problems() -> dict[int, Any]:
             "(`/problems/overloaded`, with `Retry-After`: nothing was recorded, retry "
             "with the same Idempotency-Key)"
         ),
+    )
+    # Idempotency: a retry whose first request died (its lease expired) gets
+    # the transaction's current state (idempotency_lease.py).
+    responses[200] = ResponseSpec(
+        TransactionOut,
+        description="Retry with the Idempotency-Key of a request that died mid-way: the "
+        "transaction it created, as it stands now (header `Idempotent-Replayed: true`)",
+        generate_examples=False,
     )
     return responses
 
@@ -60,6 +76,8 @@ class TransactionController(Controller):
     path = "/"
     tags = ["transactions"]
     guards = [client_guard]
+    # Bodies carry money and ids: decoded strictly and exactly (strict_json.py).
+    request_class = StrictJsonRequest
     # Transactions carry money and payout details: no cache may keep them.
     cache_control = CacheControlHeader(no_store=True)
 
@@ -129,15 +147,22 @@ class TransactionController(Controller):
     async def list_transactions(
         self,
         list_transactions: NamedDependency[ListTransactions],
-        user_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
+        # Strings read by optional_digits: an int parameter took "1e1" and "5.0".
+        user_id: Annotated[
+            str | None, QueryParameter(schema_extra=optional_integer_schema())
+        ] = None,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        limit: Annotated[str, QueryParameter(schema_extra=integer_schema(200, default=50))] = "50",
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> TransactionPageOut:
         """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-        page = await list_transactions.execute(
-            ListTransactionsQuery(user_id=user_id, status=status, limit=limit, cursor=cursor)
+        query = ListTransactionsQuery(
+            user_id=optional_digits(user_id, "user_id"),
+            status=status,
+            limit=digits(limit, "limit", maximum=200),
+            cursor=cursor,
         )
+        page = await list_transactions.execute(query)
         return TransactionPageOut(
             items=[transaction_out(tx) for tx in page.items], next_cursor=page.next_cursor
         )

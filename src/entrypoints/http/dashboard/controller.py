@@ -34,11 +34,14 @@ from application.get_transaction import GetTransaction
 from application.list_issues import ListIssues
 from application.list_transactions import ListTransactions, ListTransactionsQuery
 from application.log_context import set_actor
-from domain.errors import NotFound, PaymentError
+from application.ports import SessionRevocations
+from domain.errors import NotFound, PaymentError, ServiceUnavailable
 from domain.routing import Priority
 from domain.transaction import TransactionStatus
 from entrypoints.http.auth import ApiKeys, Role
+from entrypoints.http.dashboard.login_throttle import LoginThrottle
 from entrypoints.http.dashboard.sessions import OperatorSession, SessionSigner, derive_secret
+from entrypoints.http.dependencies import resolve
 from entrypoints.http.schemas import (
     GatewayOut,
     balance_out,
@@ -55,6 +58,7 @@ LOGIN = f"{BASE}/login"
 COOKIE = "payments_dashboard"
 FLASH_COOKIE = "payments_dashboard_flash"  # one-shot messages across a redirect
 SIGNER_OPT = "dashboard_sessions"  # where the router hands the signer to guards and handlers
+THROTTLE_OPT = "dashboard_login_throttle"
 HERE = Path(__file__).parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
@@ -104,6 +108,20 @@ def _signer(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionSigner:
     return signer
 
 
+async def _revocations(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionRevocations:
+    """The logged-out sessions every process shares (PostgreSQL, from the container)."""
+    store: SessionRevocations = await resolve(connection.app.state["container"].session_revocations)
+    return store
+
+
+async def open_session(connection: ASGIConnection[Any, Any, Any, Any]) -> OperatorSession | None:
+    """The request's session: signed, not expired, and not logged out in any process."""
+    session = _signer(connection).open(connection.cookies.get(COOKIE))
+    if session is None or await (await _revocations(connection)).is_revoked(session.nonce):
+        return None
+    return session
+
+
 async def operator_guard(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
@@ -112,7 +130,7 @@ async def operator_guard(
     Async like the API's guards: the actor bound here must reach the handler,
     which a sync guard run in a worker thread would not guarantee.
     """
-    session = _signer(connection).open(connection.cookies.get(COOKIE))
+    session = await open_session(connection)
     if session is None:
         raise LoginRequired
     connection.state.operator = session
@@ -317,7 +335,7 @@ class LoginController(Controller):
 
     @get("/login")
     async def login_page(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        if _signer(request).open(request.cookies.get(COOKIE)) is not None:
+        if await open_session(request) is not None:
             return Redirect(BASE, status_code=303)
         return _page(request, "login.html", next=_back_to(request.query_params.get("next", ""), ""))
 
@@ -327,10 +345,20 @@ class LoginController(Controller):
 
         No CSRF token here: there is no session yet, and forging a login would
         need an admin key — with which the attacker could act directly anyway.
+        Refused keys are counted per client address (see ``login_throttle``).
         """
         form = await request.form()
         key = _field(form, "api_key").strip()
         target = _back_to(_field(form, "next"), BASE)
+        # Nothing is awaited from here on: concurrent guesses from one address
+        # are counted one by one, none slips past the check.
+        address = request.client.host if request.client else "unknown"
+        throttle: LoginThrottle = request.route_handler.opt[THROTTLE_OPT]
+        if (wait := throttle.retry_after(address)) is not None:
+            error = f"Too many failed logins from your address; try again in {wait} seconds."
+            page = _page(request, "login.html", status_code=429, error=error, next=target)
+            page.headers["Retry-After"] = str(wait)
+            return page
         keys: ApiKeys = request.app.state["api_keys"]
         role = keys.role_of(key) if key else None
         if role is not Role.ADMIN:
@@ -339,8 +367,15 @@ class LoginController(Controller):
                 if role is Role.CLIENT
                 else "Unknown API key."
             )
-            log.warning("dashboard login refused")
+            throttle.failed(address)
+            extra = {"client_address": address}
+            log.warning("dashboard login refused from %s", address, extra=extra)
+            if (wait := throttle.retry_after(address)) is not None:
+                log.warning(
+                    "dashboard logins from %s throttled for %d s", address, wait, extra=extra
+                )
             return _page(request, "login.html", status_code=401, error=message, next=target)
+        throttle.succeeded(address)
         # The same actor label the JSON API's auth binds (role and a short key
         # digest), so dashboard and API actions read alike in the audit trail.
         actor = f"{role.value}:{hashlib.sha256(key.encode()).hexdigest()[:10]}"
@@ -364,7 +399,10 @@ class DashboardController(Controller):
         self, request: Request[Any, Any, Any], operator: NamedDependency[OperatorSession]
     ) -> Redirect:
         await _checked_form(request)
-        _signer(request).revoke(operator)
+        # Shared and durable: a copy of the cookie is refused by every replica, after restarts too.
+        await (await _revocations(request)).revoke(
+            operator.nonce, _signer(request).expires_at(operator)
+        )
         log.info("dashboard logout")
         return Redirect(LOGIN, status_code=303, cookies=[_cookie(request, COOKIE, "", max_age=0)])
 
@@ -590,6 +628,8 @@ def _bad_input(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
 
 def _payment_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, PaymentError)
+    if isinstance(exc, ServiceUnavailable):  # the database, e.g. for the session check
+        return _error_page(request, 503, exc.detail)
     return _error_page(request, 404 if isinstance(exc, NotFound) else 400, exc.detail)
 
 
@@ -622,7 +662,12 @@ def dashboard_router(settings: Settings) -> Router:
                 cache_control=CacheControlHeader(max_age=300),
             ),
         ],
-        opt={SIGNER_OPT: SessionSigner(secret)},
+        opt={
+            SIGNER_OPT: SessionSigner(secret),
+            THROTTLE_OPT: LoginThrottle(
+                settings.dashboard_login_max_failures, settings.dashboard_login_window_s
+            ),
+        },
         response_headers=SECURITY_HEADERS,
         include_in_schema=False,
         exception_handlers={

@@ -1,4 +1,4 @@
-"""Operator sessions for the dashboard: HMAC-signed cookies, nothing stored server-side.
+"""Operator sessions for the dashboard: HMAC-signed cookies; only logouts are stored.
 
 Why signed cookies rather than a session table in memory: production runs
 several worker processes (``granian --workers 2``) and several replicas, and
@@ -12,8 +12,9 @@ The cookie holds the actor label (role and a 10-hex-digit digest of the key,
 the same label the JSON API writes to the audit trail), a random nonce and
 two timestamps — never the key. The CSRF token is an HMAC of the nonce, so it
 needs no storage either. Logging out deletes the cookie and revokes its nonce
-in this process; a copy of the cookie would still open other processes until
-it idles out (``IDLE_TIMEOUT_S``), the usual price of stateless sessions.
+in the ``SessionRevocations`` store (PostgreSQL), which every process asks
+after checking the signature: a copy of the cookie is refused everywhere,
+after restarts too, until it would have expired anyway (``expires_at``).
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 IDLE_TIMEOUT_S = 60 * 60  # an unattended laptop logs out after an hour
 ABSOLUTE_TIMEOUT_S = 8 * 60 * 60  # a working day at most, however busy
 REFRESH_AFTER_S = 60  # re-issue the cookie (sliding idle expiry) at most once a minute
 MAX_COOKIE_CHARS = 1000
-MAX_REVOKED = 10_000  # logged-out nonces remembered by this process
 VERSION = "v1"
 
 
@@ -96,7 +97,6 @@ class SessionSigner:
         self._idle = idle_timeout_s
         self._absolute = absolute_timeout_s
         self._clock = clock
-        self._revoked: dict[str, int] = {}  # nonce -> when it would have expired anyway
 
     # --- sessions ---
 
@@ -107,7 +107,10 @@ class SessionSigner:
         return self._encode(session), session
 
     def open(self, cookie: str | None) -> OperatorSession | None:
-        """The session in a cookie, or None: unsigned, tampered, expired or logged out."""
+        """The session in a cookie, or None: unsigned, tampered or expired.
+
+        Whether it was logged out is the ``SessionRevocations`` store's to say.
+        """
         payload = self._verify("session", cookie)
         if payload is None:
             return None
@@ -123,8 +126,6 @@ class SessionSigner:
         now = int(self._clock())
         if now - last_seen > self._idle or now - issued_at > self._absolute:
             return None
-        if nonce in self._revoked:
-            return None
         return self._session(actor, nonce, issued_at, last_seen)
 
     def refreshed(self, session: OperatorSession) -> str | None:
@@ -134,14 +135,13 @@ class SessionSigner:
             return None
         return self._encode(self._session(session.actor, session.nonce, session.issued_at, now))
 
-    def revoke(self, session: OperatorSession) -> None:
-        """Log out: this process refuses the nonce from now on."""
-        now = int(self._clock())
-        for nonce in [n for n, until in self._revoked.items() if until < now]:
-            del self._revoked[nonce]
-        if len(self._revoked) >= MAX_REVOKED:
-            del self._revoked[next(iter(self._revoked))]
-        self._revoked[session.nonce] = session.issued_at + self._absolute
+    def expires_at(self, session: OperatorSession) -> datetime:
+        """When every cookie of this session dies anyway (its absolute lifetime).
+
+        A revocation need not be kept longer; the idle expiry is no bound, as
+        a copy refreshed elsewhere may have been seen later than this one.
+        """
+        return datetime.fromtimestamp(session.issued_at + self._absolute, UTC)
 
     # --- one-shot messages (post/redirect/get) ---
 

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 import psycopg
 
@@ -30,8 +31,8 @@ from adapters.postgres.pool import open_pool
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.system import SystemClock
 from application.apply_callback import ApplyCallbacks
-from application.ports import GatewayCallback
-from bench.stack import conninfo_with_db
+from application.ports import GatewayCallback, UnitOfWorkFactory
+from bench.database import conninfo_with_db
 from domain.money import Money
 from domain.transaction import AttemptOutcome, Transaction, TransactionType
 
@@ -79,7 +80,10 @@ async def _prepare(url: str, n: int) -> tuple[ApplyCallbacks, list[GatewayCallba
             for callback in callbacks[start : start + len(chunk)]:
                 await unit.inbox.add(callback, b"{}")
             await unit.commit()
-    return ApplyCallbacks(uow, SystemClock()), callbacks, pool
+    # mypy holds the UnitOfWork protocol's plain attributes invariant, so the
+    # Postgres unit of work (whose repositories are subtypes) needs the cast;
+    # the container hands it over untyped, through dependency-injector.
+    return ApplyCallbacks(cast(UnitOfWorkFactory, uow), SystemClock()), callbacks, pool
 
 
 async def measure(url: str, n: int, batch: int) -> dict[str, float]:

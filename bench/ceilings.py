@@ -5,7 +5,8 @@
   of its own on the same server, 8 clients.
 * Framework ceiling: the same server and workers answering ``GET /health``
   (no database, no gateway) — measured by the harness with the load
-  generator, see ``bench.cli``.
+  generator: :func:`health_max` here, and ``GET /health`` steps at the
+  sweep's rates (``bench.run``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.stack import _admin, conninfo_with_db
+import psycopg
+
+from bench.database import admin, conninfo_with_db
+from bench.harness import Harness
+from bench.steps import Step, summarize
 
 PGBENCH_DB = "bench_pgbench"
 
@@ -59,8 +64,8 @@ def run_pgbench(
     binary = find_pgbench()
     if binary is None:
         return None
-    _admin(server_url, f"DROP DATABASE IF EXISTS {PGBENCH_DB} WITH (FORCE)")
-    _admin(server_url, f"CREATE DATABASE {PGBENCH_DB}")
+    admin(server_url, f"DROP DATABASE IF EXISTS {PGBENCH_DB} WITH (FORCE)")
+    admin(server_url, f"CREATE DATABASE {PGBENCH_DB}")
     target = conninfo_with_db(server_url, PGBENCH_DB)
     try:
         subprocess.run(  # noqa: S603
@@ -77,7 +82,7 @@ def run_pgbench(
             timeout=seconds + 60,
         )
     finally:
-        _admin(server_url, f"DROP DATABASE IF EXISTS {PGBENCH_DB} WITH (FORCE)")
+        admin(server_url, f"DROP DATABASE IF EXISTS {PGBENCH_DB} WITH (FORCE)")
     return parse_pgbench(done.stdout, binary=binary, clients=clients, seconds=seconds, scale=scale)
 
 
@@ -98,3 +103,37 @@ def parse_pgbench(
         latency_avg_ms=float(latency.group(1)) if latency else None,
         transactions=int(processed.group(1)) if processed else 0,
     )
+
+
+def pgbench_ceiling(h: Harness) -> PgbenchResult | None:
+    """The PostgreSQL commit ceiling of this run, or None without pgbench."""
+    seconds = h.args.pgbench_seconds or (3 if h.args.quick else 5)
+    h.say(f"PostgreSQL commit ceiling: pgbench -N -c 8 for {seconds} s")
+    try:
+        result = run_pgbench(h.stack.server_url, seconds=seconds)
+    except (subprocess.CalledProcessError, psycopg.Error, RuntimeError) as exc:
+        h.say(f"[yellow]pgbench failed: {exc}[/yellow]")
+        return None
+    if result is None:
+        h.say("[yellow]pgbench not found: no PostgreSQL ceiling[/yellow]")
+    else:
+        h.say(f"pgbench -N: {result.tps:,.0f} transactions/s ({result.binary})")
+    return result
+
+
+def health_max(h: Harness, seconds: float) -> Step:
+    """The framework ceiling: ``GET /health`` in a closed loop at full speed."""
+    spec = h.spec("health", 0, seconds, closed_connections=h.args.health_connections)
+    spec.label = f"GET /health closed loop x{h.args.health_connections}"
+    holder: list[Step] = []
+    with h.costs(holder):
+        result, cpu = h.run_loadgen(spec)
+        step = summarize(result, "health-max")
+        step.loadgen_cpu_s = cpu
+        holder.append(step)
+    h.steps.append(step)
+    h.say(
+        f"GET /health at full speed: {step.achieved_rps:,.0f} req/s, p50 "
+        f"{step.latency.p50:.1f} ms (loadgen {cpu / seconds * 100:.0f}% CPU)"
+    )
+    return step

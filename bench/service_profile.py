@@ -28,11 +28,14 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-from bench.loadgen import LoadSpec, RequestTemplate
-from bench.stack import COUNTRIES, ROOT, Stack
+from bench.database import COUNTRIES
+from bench.loadspec import LoadSpec, RequestTemplate
+from bench.paths import ROOT
+from bench.stack import Stack
 
 # Inclusive paths reported by ``cprofile``: (label, file suffix, function).
 PATHS: list[tuple[str, str, str]] = [
@@ -153,7 +156,9 @@ def cprofile(rate: float, seconds: float, out: Path) -> None:
         print(f"  {label:42s} {seconds_in / base * 100:5.1f} %")
 
 
-def _inclusive(stats: dict[tuple[str, int, str], tuple], match: Callable[..., bool]) -> float:
+def _inclusive(
+    stats: dict[tuple[str, int, str], tuple[Any, ...]], match: Callable[..., bool]
+) -> float:
     # A coroutine is entered once per resumption; the largest cumulative time
     # of a matching entry is the path's inclusive time.
     return max((v[3] for (f, _l, n), v in stats.items() if match(f, n)), default=0.0) or 1e-9

@@ -1,11 +1,31 @@
-"""Deposit: move a user's money in through the best gateway for their country."""
+"""Deposit: move a user's money in through the best gateway for their country.
+
+The whole flow, in the order ``Deposit.execute`` runs it:
+
+1. ``Money.parse``: the amount exactly, in a currency we know (domain/money.py).
+2. ``steps.route``: the user's country decides the gateways, in the operator's
+   priority order, restricted to those serving deposits in this currency;
+   gateways that are down, unhealthy or behind an open breaker go to the back
+   (domain/routing.py, application/routing.py).
+3. ``steps.open``: the transaction, ``pending``, under the id the request's
+   Idempotency-Key reserved (if any).
+4. ``steps.dispatch`` (application/dispatch.py): one commit records the
+   transaction and its first attempt *before* the gateway is called; then
+   each gateway in turn, with retries, backoff and its circuit breaker inside
+   the adapter. The first acceptance is recorded with the gateway's reference
+   (``processing``); a decline is final (402); when every gateway failed the
+   transaction fails (503).
+5. Later, the gateway's signed callback (application/apply_callback.py) or the
+   reconciler (application/reconcile.py) completes it; only then is the
+   user's wallet credited (domain/ledger.py), never on acceptance.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from application.start_payment import StartPayment
+from application.payment_steps import PaymentSteps
 from domain.money import Money
 from domain.transaction import Transaction, TransactionType
 
@@ -18,15 +38,13 @@ class DepositCommand:
 
 
 class Deposit:
-    """Create the transaction, then hand it to the gateways in priority order.
+    """Create the deposit, then hand it to the gateways in priority order."""
 
-    The user's available balance is credited only when the gateway confirms
-    the payment (callback or reconciliation), never on acceptance.
-    """
-
-    def __init__(self, payments: StartPayment) -> None:
-        self._payments = payments
+    def __init__(self, steps: PaymentSteps) -> None:
+        self._steps = steps
 
     async def execute(self, command: DepositCommand) -> Transaction:
         money = Money.parse(command.amount, command.currency)
-        return await self._payments.start(TransactionType.DEPOSIT, command.user_id, money)
+        user, routes = await self._steps.route(command.user_id, TransactionType.DEPOSIT, money)
+        tx = self._steps.open(TransactionType.DEPOSIT, user, money)
+        return await self._steps.dispatch(tx, routes)

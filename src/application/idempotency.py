@@ -24,11 +24,12 @@ crashes) releases the key so the client can simply retry with it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+
+from domain.errors import InsufficientFunds, NotFound, PaymentDeclined
 
 MIN_TTL_S = 24 * 3600
 MAX_KEY_LENGTH = 255
@@ -57,19 +58,25 @@ def valid_key(key: str) -> bool:
     )
 
 
-def is_decision(status: int, body: bytes) -> bool:
-    """Whether a response is a final answer worth replaying."""
-    if 200 <= status < 300 or status == 402:
-        return True
-    try:
-        problem = json.loads(body)
-    except ValueError:
-        return False
-    if not isinstance(problem, dict):
-        return False
-    if problem.get("transaction_id"):
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a request under a key came to, in the use cases' terms."""
+
+    succeeded: bool
+    error_code: str | None = None  # the `PaymentError.code` it was refused with, if known
+    transaction_id: str | None = None  # the transaction a refusal names, if any
+
+
+# Refusals that are answers about the request itself, not about this moment:
+# retried, the request would get the same answer.
+_FINAL_REFUSALS = frozenset({PaymentDeclined.code, InsufficientFunds.code, NotFound.code})
+
+
+def is_decision(outcome: Outcome) -> bool:
+    """Whether an outcome is a final answer worth replaying."""
+    if outcome.succeeded or outcome.transaction_id:
         return True  # a transaction exists: the answer must not change
-    return str(problem.get("type", "")).endswith(("insufficient-funds", "not-found"))
+    return outcome.error_code in _FINAL_REFUSALS
 
 
 @dataclass(slots=True)

@@ -244,8 +244,7 @@ class Reconcile:
 def _open_attempt(tx: Transaction) -> Attempt | None:
     """The attempt whose outcome decides a stuck transaction."""
     if tx.status is TransactionStatus.PROCESSING:
-        at_gateway = [a for a in tx.attempts if a.gateway_id == tx.gateway_id]
-        return at_gateway[-1] if at_gateway else None
+        return tx.attempt_at_gateway()
     unsure = [a for a in tx.attempts if a.outcome in UNSURE]
     return unsure[-1] if unsure else None
 

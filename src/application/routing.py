@@ -6,7 +6,7 @@ from application.ports import GatewayAvailability, UnitOfWorkFactory
 from application.route_cache import RouteCache
 from domain.errors import NoEligibleGateway, NotFound
 from domain.money import Money
-from domain.routing import GatewayRoute, rank_gateways
+from domain.routing import GatewayRoute, rank_gateways, ready_first
 from domain.transaction import TransactionType
 from domain.user import User
 
@@ -19,11 +19,8 @@ async def route_payment(
     money: Money,
     cache: RouteCache | None = None,
 ) -> tuple[User, list[GatewayRoute]]:
-    """The user and their country's gateways for this payment, best first.
-
-    Gateways whose breaker is open or that fail health checks go to the back
-    rather than out: if nothing healthier is left, trying them beats refusing.
-    """
+    """The user and their country's gateways for this payment, best first
+    (domain/routing.py: rank_gateways, then ready_first)."""
     user = cache.user(user_id) if cache else None
     routes = cache.routes(user.country.value) if cache and user else None
     if user is None or routes is None:
@@ -40,6 +37,4 @@ async def route_payment(
             f"no gateway serves {operation} in {money.currency.code} for country "
             f"{user.country.value}"
         )
-    ready = [r for r in ranked if availability.is_available(r.gateway_id)]
-    degraded = [r for r in ranked if not availability.is_available(r.gateway_id)]
-    return user, ready + degraded
+    return user, ready_first(ranked, availability.is_available)

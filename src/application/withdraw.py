@@ -1,11 +1,21 @@
-"""Withdrawal: pay a user's money out, never more than their available balance."""
+"""Withdrawal: pay a user's money out, never more than their available balance.
+
+The same steps as a deposit (application/deposit.py walks through them), with
+two differences: the payout destination is checked (and later stored
+encrypted), and the first commit of ``dispatch`` books the hold
+(available -> held) in the same database transaction that creates the
+withdrawal, so a withdrawal the balance does not cover is refused there
+(InsufficientFunds) before any gateway is called, leaving no trace.
+Completion pays the held amount out; failure releases it. A withdrawal whose
+gateway answer was lost does not fall back (the money may be on its way).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from application.start_payment import StartPayment
+from application.payment_steps import PaymentSteps
 from domain.errors import InvalidInput
 from domain.money import Money
 from domain.transaction import Transaction, TransactionType
@@ -23,23 +33,17 @@ class WithdrawCommand:
 
 
 class Withdraw:
-    """Hold the amount, then pay out through the gateways in priority order.
+    """Hold the amount, then pay out through the gateways in priority order."""
 
-    The hold (available -> held) is booked in the same database transaction
-    that creates the withdrawal, before any gateway is called: a withdrawal
-    the balance does not cover is refused (InsufficientFunds) and leaves no
-    trace. Completion pays the held amount out; failure releases it.
-    """
-
-    def __init__(self, payments: StartPayment) -> None:
-        self._payments = payments
+    def __init__(self, steps: PaymentSteps) -> None:
+        self._steps = steps
 
     async def execute(self, command: WithdrawCommand) -> Transaction:
         money = Money.parse(command.amount, command.currency)
         destination = _check_destination(command.destination)
-        return await self._payments.start(
-            TransactionType.WITHDRAWAL, command.user_id, money, destination
-        )
+        user, routes = await self._steps.route(command.user_id, TransactionType.WITHDRAWAL, money)
+        tx = self._steps.open(TransactionType.WITHDRAWAL, user, money, destination)
+        return await self._steps.dispatch(tx, routes)
 
 
 def _check_destination(destination: dict[str, str] | None) -> dict[str, str] | None:

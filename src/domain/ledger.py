@@ -5,11 +5,10 @@ that enters or leaves the platform is booked against one ``external``
 (gateway clearing) account per currency, the only account allowed below zero.
 A journal's postings always sum to zero, so money is never created or lost.
 
-Which journals a transaction produces follows from its state changes:
-- withdrawal created   -> hold:    available -> held (refused if not covered)
-- withdrawal completed -> payout:  held -> external
-- withdrawal failed    -> release: held -> available
-- deposit completed    -> credit:  external -> available
+Which journals a transaction produces follows from its state changes, and
+``JOURNAL_RULES`` is the one place that says so: the booking
+(``journals_for``) and the invariant checker (which hands the same table to
+its SQL) both read it.
 """
 
 from __future__ import annotations
@@ -19,7 +18,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.errors import InvalidInput
-from domain.transaction import Transaction, TransactionEvent, TransactionType
+from domain.transaction import (
+    Transaction,
+    TransactionEvent,
+    TransactionStatus,
+    TransactionType,
+)
 
 
 class AccountKind(StrEnum):
@@ -65,26 +69,80 @@ class Balance:
     held_minor: int
 
 
-def _move(tx: Transaction, kind: str, source: Account, target: Account) -> Journal:
-    amount = tx.money.minor
-    return Journal(tx.id, kind, (Posting(source, -amount), Posting(target, amount)))
+@dataclass(frozen=True, slots=True)
+class JournalRule:
+    """One journal kind: who books it, when, and between which of the user's accounts."""
+
+    kind: str
+    type: TransactionType
+    booked_on: TransactionStatus  # the state whose entry books it
+    debit: AccountKind
+    credit: AccountKind
+
+
+JOURNAL_RULES: tuple[JournalRule, ...] = (
+    # The hold is refused when available does not cover it (the database's
+    # non-negative check), so a withdrawal can never spend money twice.
+    JournalRule(
+        "withdrawal.hold",
+        TransactionType.WITHDRAWAL,
+        TransactionStatus.PENDING,
+        AccountKind.AVAILABLE,
+        AccountKind.HELD,
+    ),
+    JournalRule(
+        "withdrawal.payout",
+        TransactionType.WITHDRAWAL,
+        TransactionStatus.COMPLETED,
+        AccountKind.HELD,
+        AccountKind.EXTERNAL,
+    ),
+    JournalRule(
+        "withdrawal.release",
+        TransactionType.WITHDRAWAL,
+        TransactionStatus.FAILED,
+        AccountKind.HELD,
+        AccountKind.AVAILABLE,
+    ),
+    JournalRule(
+        "deposit.credit",
+        TransactionType.DEPOSIT,
+        TransactionStatus.COMPLETED,
+        AccountKind.EXTERNAL,
+        AccountKind.AVAILABLE,
+    ),
+)
 
 
 def journals_for(tx: Transaction, events: Iterable[TransactionEvent]) -> list[Journal]:
     """The ledger movements the given state changes of ``tx`` require."""
     currency = tx.money.currency.code
-    available = Account(tx.user_id, currency, AccountKind.AVAILABLE)
-    held = Account(tx.user_id, currency, AccountKind.HELD)
-    external = Account(None, currency, AccountKind.EXTERNAL)
-    journals: list[Journal] = []
-    for event in events:
-        if tx.type is TransactionType.WITHDRAWAL:
-            if event.type == "transaction.created":
-                journals.append(_move(tx, "withdrawal.hold", available, held))
-            elif event.type == "transaction.completed":
-                journals.append(_move(tx, "withdrawal.payout", held, external))
-            elif event.type == "transaction.failed":
-                journals.append(_move(tx, "withdrawal.release", held, available))
-        elif event.type == "transaction.completed":
-            journals.append(_move(tx, "deposit.credit", external, available))
-    return journals
+    accounts = {
+        kind: Account(None if kind is AccountKind.EXTERNAL else tx.user_id, currency, kind)
+        for kind in AccountKind
+    }
+    amount = tx.money.minor
+    return [
+        Journal(
+            tx.id,
+            rule.kind,
+            (Posting(accounts[rule.debit], -amount), Posting(accounts[rule.credit], amount)),
+        )
+        for event in events
+        for rule in JOURNAL_RULES
+        # An event's snapshot holds the state the change entered.
+        if rule.type is tx.type and rule.booked_on == event.data["status"]
+    ]
+
+
+def journals_required(type_: TransactionType, status: TransactionStatus) -> tuple[str, ...]:
+    """The journal kinds a transaction holds once at ``status``, sorted.
+
+    Every transaction was pending first; the only other state that books a
+    journal is the terminal one it is in (none books on processing, which a
+    failed transaction may have skipped).
+    """
+    reached = {TransactionStatus.PENDING, status}
+    return tuple(
+        sorted(r.kind for r in JOURNAL_RULES if r.type is type_ and r.booked_on in reached)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.errors import InvalidInput
@@ -29,8 +30,27 @@ def rank_gateways(
 
     Ties are broken by gateway id so the order is stable across processes.
     """
-    eligible = [r for r in routes if r.serves(operation, currency)]
-    return sorted(eligible, key=lambda r: (r.priority, r.gateway_id))
+    return by_priority([r for r in routes if r.serves(operation, currency)])
+
+
+def by_priority(routes: list[GatewayRoute]) -> list[GatewayRoute]:
+    """Lower priority number first; ties by gateway id, so every process agrees."""
+    return sorted(routes, key=lambda r: (r.priority, r.gateway_id))
+
+
+def ready_first(
+    ranked: list[GatewayRoute], is_available: Callable[[str], bool]
+) -> list[GatewayRoute]:
+    """Ranked routes as a payment tries them: available gateways first, in rank order.
+
+    Gateways whose breaker is open or that fail health checks go to the back
+    rather than out: if nothing healthier is left, trying them beats refusing.
+    """
+    ready: list[GatewayRoute] = []
+    degraded: list[GatewayRoute] = []
+    for route in ranked:
+        (ready if is_available(route.gateway_id) else degraded).append(route)
+    return ready + degraded
 
 
 @dataclass(frozen=True, slots=True)

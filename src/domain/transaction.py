@@ -10,84 +10,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from domain.errors import IllegalTransition, InvalidInput
 from domain.money import Money
+from domain.transaction_parts import (
+    ALLOWED_MOVES,
+    Attempt,
+    AttemptOutcome,
+    SettlementMismatch,
+    SettleOutcome,
+    TransactionEvent,
+    TransactionStatus,
+    TransactionType,
+)
 
-
-class TransactionType(StrEnum):
-    DEPOSIT = "deposit"
-    WITHDRAWAL = "withdrawal"
-
-
-class TransactionStatus(StrEnum):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (TransactionStatus.COMPLETED, TransactionStatus.FAILED)
-
-
-_ALLOWED: dict[TransactionStatus, frozenset[TransactionStatus]] = {
-    TransactionStatus.PENDING: frozenset({TransactionStatus.PROCESSING, TransactionStatus.FAILED}),
-    TransactionStatus.PROCESSING: frozenset(
-        {TransactionStatus.COMPLETED, TransactionStatus.FAILED}
-    ),
-    TransactionStatus.COMPLETED: frozenset(),
-    TransactionStatus.FAILED: frozenset(),
-}
-
-
-SettleOutcome = Literal["applied", "duplicate", "contradiction"]
-
-
-class AttemptOutcome(StrEnum):
-    """How one call to a gateway ended (see DESIGN.md, routing and resilience)."""
-
-    IN_FLIGHT = "in_flight"  # recorded before the call, so a crash leaves a trace
-    ACCEPTED = "accepted"
-    NOT_SENT = "not_sent"  # never reached the gateway: safe to try the next one
-    TRANSIENT = "transient"  # refused before acceptance (5xx, 429): retry, then next
-    DECLINED = "declined"  # definitive business refusal: no fallback
-    AMBIGUOUS = "ambiguous"  # sent, answer lost: the money may have moved
-
-
-@dataclass(slots=True)
-class Attempt:
-    """One call to one gateway, with the idempotency reference it was sent."""
-
-    number: int
-    gateway_id: str
-    reference: str
-    started_at: datetime
-    outcome: AttemptOutcome = AttemptOutcome.IN_FLIGHT
-    error_code: str | None = None
-    latency_ms: int | None = None
-    tries: int = 0  # calls made under this reference (retries of transient refusals)
-
-
-@dataclass(frozen=True, slots=True)
-class SettlementMismatch:
-    """Why a gateway's final word is not about the attempt it accepted: never applied."""
-
-    kind: Literal["reference", "amount"]
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionEvent:
-    """A state change, as published to the rest of the platform."""
-
-    type: str
-    transaction_id: str
-    version: int
-    occurred_at: datetime
-    data: dict[str, Any]
+# Re-exported: the aggregate's parts are imported from here everywhere.
+__all__ = [
+    "Attempt",
+    "AttemptOutcome",
+    "SettleOutcome",
+    "SettlementMismatch",
+    "Transaction",
+    "TransactionEvent",
+    "TransactionStatus",
+    "TransactionType",
+]
 
 
 @dataclass(eq=False, slots=True)
@@ -185,15 +133,20 @@ class Transaction:
         attempt.tries = tries
         self.changed_attempts.add(number)
 
+    def attempt_at_gateway(self) -> Attempt | None:
+        """The last attempt at the gateway that accepted the transaction, if any."""
+        at_gateway = [a for a in self.attempts if a.gateway_id == self.gateway_id]
+        return at_gateway[-1] if at_gateway else None
+
     def current_attempt(self) -> Attempt | None:
         """The attempt whose outcome decides the transaction.
 
         The last one at the gateway that accepted it; before an acceptance is
         recorded (its answer may still be on the way), the last one asked.
         """
-        at_gateway = [a for a in self.attempts if a.gateway_id == self.gateway_id]
-        if at_gateway:
-            return at_gateway[-1]
+        accepted = self.attempt_at_gateway()
+        if accepted is not None:
+            return accepted
         return self.attempts[-1] if self.attempts else None
 
     def check_settlement(
@@ -207,20 +160,14 @@ class Transaction:
         the gateway states them (not every family does). None: it may settle.
         """
         if self.reference_id is not None and reference != self.reference_id:
-            return SettlementMismatch(
-                "reference",
-                f"reference mismatch: gateway names {reference!r}, "
-                f"the accepted attempt is {self.reference_id!r}",
-            )
-        ours = self.money
-        if (amount_minor is not None and amount_minor != ours.minor) or (
-            currency is not None and currency != ours.currency.code
+            detail = f"gateway names {reference!r}, the accepted attempt is {self.reference_id!r}"
+            return SettlementMismatch("reference", f"reference mismatch: {detail}")
+        ours, code = self.money.minor, self.money.currency.code
+        if (amount_minor is not None and amount_minor != ours) or (
+            currency is not None and currency != code
         ):
-            return SettlementMismatch(
-                "amount",
-                f"amount mismatch: gateway {amount_minor} {currency}, "
-                f"ours {ours.minor} {ours.currency.code}",
-            )
+            detail = f"gateway {amount_minor} {currency}, ours {ours} {code}"
+            return SettlementMismatch("amount", f"amount mismatch: {detail}")
         return None
 
     # -- state transitions --------------------------------------------------
@@ -302,7 +249,7 @@ class Transaction:
         return "applied"
 
     def _move(self, target: TransactionStatus, now: datetime, message: str) -> None:
-        if target not in _ALLOWED[self.status]:
+        if target not in ALLOWED_MOVES[self.status]:
             raise IllegalTransition(
                 f"transaction {self.id} cannot go from {self.status} to {target}",
                 transaction_id=self.id,

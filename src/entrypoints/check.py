@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from adapters.gateways.ledger_check import SandboxLedgers
-from adapters.kafka.event_check import KafkaEventStream
-from adapters.postgres.invariants import PostgresInvariants
-from adapters.postgres.pool import open_pool
-from application.invariants import INVARIANTS, CheckInvariants, CheckReport
+from application.verification.catalog import INVARIANTS
+from application.verification.check_invariants import CheckInvariants
+from application.verification.report import CheckReport
 from domain.errors import ServiceUnavailable
 from entrypoints.embedded import embedded_settings
 from entrypoints.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from entrypoints.container import Container
 
 # Violations printed per invariant in the readable report (--json has them all).
 SHOWN_PER_INVARIANT = 20
@@ -83,40 +86,45 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _check(args: argparse.Namespace, settings: Settings) -> CheckReport:
-    assert settings.database_url is not None
+    # Imported here: the other commands need not load every adapter.
+    from entrypoints.container import make_container
+
+    # A check needs one connection at a time, not the service's pool.
+    container = make_container(settings.with_(db_pool_min=1, db_pool_max=2))
+    try:
+        use_case: CheckInvariants = await _resolve(
+            container.check_invariants, **_sources(args, settings, container)
+        )
+        return await use_case.execute()
+    finally:
+        stopped = container.shutdown_resources()
+        if stopped is not None:
+            await stopped
+
+
+def _sources(args: argparse.Namespace, settings: Settings, container: Container) -> dict[str, Any]:
+    """The optional sources to read, and why any other is skipped."""
     skipped: list[str] = []
-    gateways = None
+    gateways = events = None
     if args.no_gateways:
         skipped.append("gateways (--no-gateways)")
     elif not settings.gateways:
         skipped.append("gateways (none configured)")
-    elif not settings.admin_api_keys:
-        raise SettingsError(
-            "reading gateway ledgers needs PAYMENTS_ADMIN_API_KEYS (or use --no-gateways)"
-        )
     else:
-        gateways = SandboxLedgers(
-            [(g.id, g.url) for g in settings.gateways], settings.admin_api_keys[0]
-        )
-    events = None
+        gateways = container.gateway_ledgers()
     if args.no_kafka:
         skipped.append("kafka (--no-kafka)")
     elif not settings.kafka_bootstrap_servers:
         skipped.append("kafka (PAYMENTS_KAFKA_BOOTSTRAP_SERVERS not set)")
     else:
-        events = KafkaEventStream(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix)
-    pool = await open_pool(settings.database_url, min_size=1, max_size=2)
-    try:
-        use_case = CheckInvariants(
-            PostgresInvariants(pool),
-            gateways,
-            events,
-            since=args.since,
-            skipped=skipped,
-        )
-        return await use_case.execute()
-    finally:
-        await pool.close()
+        events = container.event_stream()
+    return {"gateways": gateways, "events": events, "since": args.since, "skipped": skipped}
+
+
+async def _resolve(provider: Any, **kwargs: Any) -> Any:
+    """Call a provider; await it when it depends on an async resource (the pool)."""
+    value = provider(**kwargs)
+    return await value if inspect.isawaitable(value) else value
 
 
 def render(report: CheckReport) -> str:

@@ -14,35 +14,43 @@ from dependency_injector import containers, providers
 from adapters.gateways.http_client import http_client_resource
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.idempotency import PostgresIdempotencyStore
+from adapters.postgres.key_rotation import PostgresAuditLogs, PostgresCiphertexts
 from adapters.postgres.pool import pool_resource
 from adapters.postgres.relay import OutboxRelay
 from adapters.postgres.routing_changes import RoutingChangeListener
 from adapters.postgres.session_revocations import PostgresSessionRevocations
 from adapters.postgres.unit_of_work import unit_of_work_factory
+from adapters.postgres.verification.invariants import PostgresInvariants
 from adapters.system import SystemClock, UuidV7Generator
 from application.apply_callback import ApplyCallbacks, RetryPolicy
+from application.country_route_order import GetCountryRouteOrder
 from application.country_routing import GetCountryGateways, SetCountryGateways
 from application.deposit import Deposit
 from application.dispatch import GatewayDispatcher
+from application.encryption_keys.retire import RetireKey
+from application.encryption_keys.rotate import RotateKeys
+from application.encryption_keys.status import GetKeyStatus
 from application.gateway_admin import ListGateways, SetGatewayStatus
 from application.get_balances import GetBalances
 from application.get_transaction import GetTransaction
 from application.list_issues import ListIssues
 from application.list_transactions import ListTransactions
+from application.payment_steps import PaymentSteps
 from application.receive_callback import ReceiveCallback
 from application.reconcile import Reconcile
 from application.retry_callbacks import RetryCallbacks
 from application.route_cache import RouteCache
 from application.settle import SettleTransaction
 from application.settlement_backlog import GetSettlementBacklog
-from application.start_payment import StartPayment
 from application.upsert_user import UpsertUser
+from application.verification.check_invariants import CheckInvariants
 from application.withdraw import Withdraw
 from entrypoints.gateways import build_health_checker, build_monitors, build_registry
-from entrypoints.keys import build_keyring
+from entrypoints.key_config import KEY_REFRESH_S, build_keyring
 from entrypoints.messaging import build_consumer, build_verifiers, publisher_resource
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
+from entrypoints.verification import build_event_stream, build_gateway_ledgers
 
 
 class Container(containers.DeclarativeContainer):
@@ -117,8 +125,8 @@ class Container(containers.DeclarativeContainer):
     dispatcher = providers.Singleton(
         GatewayDispatcher, uow=uow_factory, providers=gateways, clock=clock
     )
-    start_payment = providers.Singleton(
-        StartPayment,
+    payment_steps = providers.Singleton(
+        PaymentSteps,
         uow=uow_factory,
         dispatcher=dispatcher,
         availability=monitors,
@@ -126,8 +134,8 @@ class Container(containers.DeclarativeContainer):
         ids=ids,
         cache=route_cache,
     )
-    deposit = providers.Singleton(Deposit, payments=start_payment)
-    withdraw = providers.Singleton(Withdraw, payments=start_payment)
+    deposit = providers.Singleton(Deposit, steps=payment_steps)
+    withdraw = providers.Singleton(Withdraw, steps=payment_steps)
     settle = providers.Factory(SettleTransaction, uow=uow_factory, clock=clock)
     reconcile = providers.Factory(
         Reconcile,
@@ -144,7 +152,28 @@ class Container(containers.DeclarativeContainer):
     list_gateways = providers.Factory(ListGateways, uow=uow_factory, telemetry=monitors)
     set_gateway_status = providers.Factory(SetGatewayStatus, uow=uow_factory, cache=route_cache)
     get_country_gateways = providers.Factory(GetCountryGateways, uow=uow_factory)
+    get_country_route_order = providers.Factory(
+        GetCountryRouteOrder, uow=uow_factory, availability=monitors
+    )
     set_country_gateways = providers.Factory(SetCountryGateways, uow=uow_factory, cache=route_cache)
+
+    # `payments check`: the database always; the CLI picks the optional
+    # sources (flags, configuration) and passes them to check_invariants.
+    invariant_database = providers.Singleton(PostgresInvariants, db_pool)
+    gateway_ledgers = providers.Factory(build_gateway_ledgers, settings)
+    event_stream = providers.Factory(build_event_stream, settings)
+    check_invariants = providers.Factory(CheckInvariants, database=invariant_database)
+
+    # `payments keys`: the CLI passes where the keys are kept (keys=), the
+    # keyring to re-encrypt under, re-read as a rotation changes it
+    # (ciphertexts__keyring=), and the rotation's progress display.
+    key_ciphertexts = providers.Factory(PostgresCiphertexts, pool=db_pool)
+    audit_logs = providers.Singleton(PostgresAuditLogs, db_pool)
+    rotate_keys = providers.Factory(
+        RotateKeys, ciphertexts=key_ciphertexts, audit=audit_logs, refresh_s=KEY_REFRESH_S
+    )
+    key_status = providers.Factory(GetKeyStatus, ciphertexts=key_ciphertexts)
+    retire_key = providers.Factory(RetireKey, ciphertexts=key_ciphertexts)
 
 
 def make_container(settings: Settings) -> Container:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.crypto.keyring import Keyring, KeyringError, KeySource
+from adapters.gateways.families import FAMILIES
 from entrypoints.settings import GatewayEndpoint, Settings
 
 SECRETS_FILE = "secrets.json"
@@ -65,22 +66,6 @@ def _forget_dead_handles(pgdata: Path) -> None:
         handles.put(alive)
 
 
-def _webhook_secret(family: str) -> str:
-    # Stripe-style string secrets for JSON gateways, Adyen-style hex HMAC keys for SOAP.
-    return (
-        secrets.token_hex(32).upper() if family == "soap" else f"whsec_{secrets.token_urlsafe(32)}"
-    )
-
-
-def _merchant_key(family: str) -> str:
-    # Shaped like the PSPs' own: Stripe-style secret keys, Adyen-style API keys.
-    return (
-        f"AQE_{secrets.token_urlsafe(32)}"
-        if family == "soap"
-        else f"sk_{secrets.token_urlsafe(32)}"
-    )
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
@@ -109,10 +94,14 @@ def load_or_create_secrets(
     for name in missing:
         values[name] = generated[name]()
     hooks: dict[str, str] = values["webhook_secrets"]
-    new_hooks = {g.id: _webhook_secret(g.format) for g in gateways if g.id not in hooks}
+    new_hooks = {
+        g.id: FAMILIES.get(g.format).new_webhook_secret() for g in gateways if g.id not in hooks
+    }
     hooks.update(new_hooks)
     merchants: dict[str, str] = values["gateway_keys"]
-    new_merchants = {g.id: _merchant_key(g.format) for g in gateways if g.id not in merchants}
+    new_merchants = {
+        g.id: FAMILIES.get(g.format).new_merchant_key() for g in gateways if g.id not in merchants
+    }
     merchants.update(new_merchants)
     if not missing and not new_hooks and not new_merchants:
         return values

@@ -1,4 +1,7 @@
-"""Registration of gateway adapters: the one place a new gateway family is added."""
+"""Wiring of the gateway adapters: each gateway's family adapter, wrapped in resilience.
+
+Which adapter speaks which family is registered in ``adapters/gateways/families.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,12 @@ import logging
 
 import httpx
 
+from adapters.gateways.families import FAMILIES
 from adapters.gateways.health import HealthChecker
-from adapters.gateways.json_http import JsonGatewayProvider
 from adapters.gateways.monitor import BreakerPolicy, GatewayMonitors
 from adapters.gateways.registry import GatewayRegistry
 from adapters.gateways.resilience import ResilientProvider, RetryPolicy
-from adapters.gateways.soap_http import SoapGatewayProvider
+from adapters.gateways.wire_family import GatewaySetup
 from adapters.observability import watch_gateways
 from application.ports import PaymentProvider
 from entrypoints.settings import GatewayEndpoint, Settings
@@ -19,18 +22,22 @@ from entrypoints.settings import GatewayEndpoint, Settings
 log = logging.getLogger(__name__)
 
 
+def gateway_setup(settings: Settings, endpoint: GatewayEndpoint) -> GatewaySetup:
+    """What the gateway's family builds its adapter and verifier from."""
+    return GatewaySetup(
+        gateway_id=endpoint.id,
+        url=endpoint.url,
+        merchant_key=settings.gateway_keys.get(endpoint.id),
+        webhook_secrets=tuple(settings.webhook_secrets.get(endpoint.id, ())),
+        merchant_account=settings.soap_merchant_account,
+    )
+
+
 def adapter_for(
-    endpoint: GatewayEndpoint,
-    client: httpx.AsyncClient,
-    merchant_account: str = "PaymentsPlatform",
-    merchant_key: str | None = None,
+    settings: Settings, endpoint: GatewayEndpoint, client: httpx.AsyncClient
 ) -> PaymentProvider:
-    """The wire-format adapter of a gateway family, sending the gateway's merchant key."""
-    if endpoint.format == "soap":
-        return SoapGatewayProvider(
-            endpoint.id, endpoint.url, client, merchant_account, merchant_key=merchant_key
-        )
-    return JsonGatewayProvider(endpoint.id, endpoint.url, client, merchant_key=merchant_key)
+    """The adapter of the gateway's wire family, sending the gateway's merchant key."""
+    return FAMILIES.get(endpoint.format).adapter(gateway_setup(settings, endpoint), client)
 
 
 def build_monitors(settings: Settings) -> GatewayMonitors:
@@ -54,16 +61,7 @@ def build_registry(
         backoff_cap_s=settings.retry_backoff_cap_s,
     )
     return GatewayRegistry(
-        ResilientProvider(
-            adapter_for(
-                endpoint,
-                client,
-                settings.soap_merchant_account,
-                merchant_key=settings.gateway_keys.get(endpoint.id),
-            ),
-            monitors.get(endpoint.id),
-            retry,
-        )
+        ResilientProvider(adapter_for(settings, endpoint, client), monitors.get(endpoint.id), retry)
         for endpoint in settings.gateways
     )
 

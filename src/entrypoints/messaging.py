@@ -4,30 +4,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from adapters.gateways.callbacks import (
-    AdyenCallbackVerifier,
-    CallbackVerifierRegistry,
-    JsonCallbackVerifier,
-)
+from adapters.gateways.callbacks import CallbackVerifierRegistry
+from adapters.gateways.families import FAMILIES
 from adapters.kafka.consumer import CallbackConsumer
 from adapters.kafka.publisher import KafkaPublisher
 from application.apply_callback import ApplyCallbacks
-from application.ports import CallbackVerifier, MessagePublisher
+from application.ports import MessagePublisher
+from entrypoints.gateways import gateway_setup
 from entrypoints.inprocess import InProcessPublisher
 from entrypoints.settings import Settings
 
 
 def build_verifiers(settings: Settings) -> CallbackVerifierRegistry:
-    verifiers: dict[str, CallbackVerifier] = {}
-    for gateway in settings.gateways:
-        secrets = settings.webhook_secrets.get(gateway.id, ())
-        if gateway.format == "soap":
-            verifiers[gateway.id] = AdyenCallbackVerifier(
-                gateway.id, secrets, merchant_account=settings.soap_merchant_account
-            )
-        else:
-            verifiers[gateway.id] = JsonCallbackVerifier(gateway.id, secrets)
-    return CallbackVerifierRegistry(verifiers)
+    """Each gateway's callback verifier, of the gateway's wire family."""
+    return CallbackVerifierRegistry(
+        {
+            gateway.id: FAMILIES.get(gateway.format).verifier(gateway_setup(settings, gateway))
+            for gateway in settings.gateways
+        }
+    )
 
 
 async def publisher_resource(

@@ -17,7 +17,7 @@ from entrypoints.embedded import embedded_settings
 from entrypoints.http.app import create_app
 from entrypoints.http.dependencies import resolve
 from entrypoints.http_server import granian_server, uvicorn_config
-from entrypoints.logging_setup import add_secrets, secret_values
+from entrypoints.redaction import add_secrets, secret_values
 from entrypoints.sandbox.callbacks import CallbackSender
 from entrypoints.sandbox.psp import Sandbox
 from entrypoints.settings import Settings, SettingsError, require_production_secrets

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from domain.routing import Priority
-from entrypoints.http.dashboard.controller import BadInput, _back_to, _swap
+from entrypoints.http.dashboard.forms import BadInput
+from entrypoints.http.dashboard.forms import back_to as _back_to
+from entrypoints.http.dashboard.forms import swap as _swap
 from entrypoints.http.dashboard.sessions import SessionSigner, derive_secret
 
 

@@ -61,7 +61,8 @@ from schemathesis import GenerationMode, checks
 from schemathesis.errors import FailureGroup, SerializationNotPossible
 
 from adapters.gateways.signing_json import sign_json
-from adapters.gateways.signing_soap import NotificationItem, build_notification, sign_adyen_item
+from adapters.gateways.signing_soap import NotificationItem, sign_adyen_item
+from adapters.gateways.soap_notification import build_notification
 from tests.support.api import (
     ADMIN,
     ADMIN_KEY,

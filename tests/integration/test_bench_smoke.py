@@ -19,19 +19,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from bench.ceilings import parse_pgbench
-from bench.loadgen import LoadResult, LoadSpec, RequestTemplate, parse_server_timing, run_load
+from bench.connection import parse_server_timing
+from bench.loadgen import run_load
+from bench.loadspec import LoadResult, LoadSpec, RequestTemplate
+from bench.plot import plot
 from bench.profile import summarize as summarize_profile
-from bench.report import (
-    Step,
-    cost_table,
-    judge,
-    markdown,
-    plot,
-    step_table,
-    summarize,
-    write_json,
-)
+from bench.report import cost_table, markdown, step_table, write_json
+from bench.steps import Step, judge, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW_S = 0.2

@@ -17,7 +17,8 @@ import psycopg
 import pytest
 
 from adapters.gateways.signing_json import sign_json
-from adapters.gateways.signing_soap import NotificationItem, build_notification, sign_adyen_item
+from adapters.gateways.signing_soap import NotificationItem, sign_adyen_item
+from adapters.gateways.soap_notification import build_notification
 from tests.support.api import ADMIN, CLIENT, WEBHOOK_SECRETS, behave, deposit, serve_api
 
 

@@ -27,6 +27,7 @@ import psycopg
 
 from adapters.postgres.idempotency import PostgresIdempotencyStore
 from adapters.postgres.pool import open_pool
+from application.ports import KeyClaim
 from tests.support.api import ADMIN_KEY, CLIENT_KEY, production_env
 from tests.support.server import free_port, wait_healthy
 
@@ -202,20 +203,14 @@ def test_an_expired_lease_goes_to_exactly_one_of_several_retries(demo_database_u
             store = PostgresIdempotencyStore(pool)
             reserved = str(uuid.uuid4())
             first = await store.claim(
-                "s", "k", "f", 3600, owner="dead", transaction_id=reserved, lease_s=0.01
+                KeyClaim("s", "k", "f", 3600, owner="dead", transaction_id=reserved, lease_s=0.01)
             )
             assert first.outcome == "new"
             await asyncio.sleep(0.05)
             claims = await asyncio.gather(
                 *(
                     store.claim(
-                        "s",
-                        "k",
-                        "f",
-                        3600,
-                        owner=f"r{n}",
-                        transaction_id=str(uuid.uuid4()),
-                        lease_s=60,
+                        KeyClaim("s", "k", "f", 3600, f"r{n}", str(uuid.uuid4()), lease_s=60)
                     )
                     for n in range(6)
                 )

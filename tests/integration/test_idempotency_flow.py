@@ -14,6 +14,7 @@ import pytest
 
 from adapters.postgres.idempotency import PostgresIdempotencyStore
 from adapters.postgres.pool import open_pool
+from application.ports import KeyClaim
 from tests.support.api import CLIENT, behave, sandbox_requests, serve_api
 
 
@@ -81,10 +82,12 @@ def test_expired_keys_are_purged_and_can_be_reused(demo_database_url: str) -> No
         pool = await open_pool(demo_database_url)
         try:
             store = PostgresIdempotencyStore(pool)
-            await store.claim("s", "k", "f1", 3600, **holder("a"))
+            await store.claim(KeyClaim("s", "k", "f1", 3600, **holder("a")))
             async with pool.connection() as conn:
                 await conn.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1s'")
-            reused = await store.claim("s", "k", "f2", 3600, **holder("b"))  # expired: new
+            reused = await store.claim(
+                KeyClaim("s", "k", "f2", 3600, **holder("b"))
+            )  # expired: new
             async with pool.connection() as conn:
                 await conn.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1s'")
             return await store.purge_expired(), reused.outcome

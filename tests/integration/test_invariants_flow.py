@@ -28,13 +28,14 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from adapters.gateways.ledger_check import SandboxLedgers
-from adapters.kafka.event_check import KafkaEventStream
+from adapters.gateways.verification.ledger_check import SandboxLedgers
+from adapters.kafka.verification.event_check import KafkaEventStream
 from adapters.messages import TRANSACTIONS_TOPIC
-from adapters.postgres.invariants import PostgresInvariants, check_database
 from adapters.postgres.migrator import load_demo_data
 from adapters.postgres.pool import open_pool
-from application.invariants import CheckInvariants, CheckReport
+from adapters.postgres.verification.invariants import PostgresInvariants, check_database
+from application.verification.check_invariants import CheckInvariants
+from application.verification.report import CheckReport
 from tests.support.api import (
     ADMIN,
     ADMIN_KEY,

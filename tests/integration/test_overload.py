@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
-from bench.loadgen import RequestTemplate
 
+from bench.loadspec import RequestTemplate
 from tests.integration.test_fault_gateway_chaos import open_count
 from tests.support.api import ADMIN, CLIENT, CLIENT_KEY, behave, check_invariants, serve_api
 from tests.support.openload import Answer, json_posts, offer, percentile

@@ -169,11 +169,12 @@ def check_invariants(
     """Run the invariant checker (what `payments check` runs); fail loudly if any breaks."""
     import asyncio
 
-    from adapters.gateways.ledger_check import SandboxLedgers
-    from adapters.kafka.event_check import KafkaEventStream
-    from adapters.postgres.invariants import PostgresInvariants
+    from adapters.gateways.verification.ledger_check import SandboxLedgers
+    from adapters.kafka.verification.event_check import KafkaEventStream
     from adapters.postgres.pool import open_pool
-    from application.invariants import CheckInvariants, CheckReport
+    from adapters.postgres.verification.invariants import PostgresInvariants
+    from application.verification.check_invariants import CheckInvariants
+    from application.verification.report import CheckReport
 
     async def run() -> CheckReport:
         pool = await open_pool(database_url, min_size=1, max_size=2)

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.loadgen import LoadResult, LoadSpec, RequestTemplate
+from bench.loadspec import LoadResult, LoadSpec, RequestTemplate
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -43,14 +43,11 @@ from xml.dom import minidom
 
 import pytest
 
-from adapters.gateways.callbacks import AdyenCallbackVerifier, JsonCallbackVerifier
+from adapters.gateways.json_callbacks import JsonCallbackVerifier
 from adapters.gateways.signing_json import sign_json
-from adapters.gateways.signing_soap import (
-    NotificationItem,
-    adyen_hmac,
-    build_notification,
-    sign_adyen_item,
-)
+from adapters.gateways.signing_soap import NotificationItem, adyen_hmac, sign_adyen_item
+from adapters.gateways.soap_callbacks import AdyenCallbackVerifier
+from adapters.gateways.soap_notification import build_notification
 from application.ports import GatewayCallback
 from domain.errors import InvalidSignature, MalformedCallback
 from tests.support.api import WEBHOOK_SECRETS

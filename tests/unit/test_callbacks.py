@@ -8,13 +8,12 @@ import time
 import pytest
 from dependency_injector import providers
 
-from adapters.gateways.callbacks import (
-    AdyenCallbackVerifier,
-    CallbackVerifierRegistry,
-    JsonCallbackVerifier,
-)
+from adapters.gateways.callbacks import CallbackVerifierRegistry
+from adapters.gateways.json_callbacks import JsonCallbackVerifier
 from adapters.gateways.signing_json import sign_json
-from adapters.gateways.signing_soap import NotificationItem, build_notification, sign_adyen_item
+from adapters.gateways.signing_soap import NotificationItem, sign_adyen_item
+from adapters.gateways.soap_callbacks import AdyenCallbackVerifier
+from adapters.gateways.soap_notification import build_notification
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application.deposit import DepositCommand
 from application.ports import GatewayCallback

@@ -25,12 +25,12 @@ from application.ports import SessionRevocations
 from domain.errors import ServiceUnavailable
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
-from entrypoints.http.dashboard.controller import COOKIE
+from entrypoints.http.dashboard.guard import COOKIE
 from entrypoints.settings import SettingsError, load_settings
 from tests.unit.conftest import ADMIN_KEY, CLIENT_KEY, World
 
 LOGIN = "/dashboard/login"
-CONTROLLER_LOG = "entrypoints.http.dashboard.controller"
+CONTROLLER_LOG = "entrypoints.http.dashboard.login"
 
 
 def _peer_from_test_header(handler: ASGIApp) -> ASGIApp:

@@ -17,7 +17,7 @@ from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.system import UuidV7Generator
 from application.deposit import DepositCommand
 from application.idempotency import fingerprint, reserving, scope_of
-from application.ports import GatewayResult, PaymentInstruction
+from application.ports import GatewayResult, KeyClaim, PaymentInstruction
 from domain.errors import ServiceUnavailable
 from domain.transaction import AttemptOutcome
 from entrypoints.http.app import create_app
@@ -81,13 +81,15 @@ def test_a_key_in_flight_is_409(client: TestClient[Any], world: World) -> None:
     body = b'{"user_id":1,"amount":"10.00","currency":"USD"}'
     asyncio.run(
         store.claim(
-            scope_of(CLIENT_KEY),
-            "busy",
-            fingerprint("POST", "/deposit", body),
-            60,
-            owner="another-request",
-            transaction_id=UuidV7Generator().new_id(),
-            lease_s=60,
+            KeyClaim(
+                scope_of(CLIENT_KEY),
+                "busy",
+                fingerprint("POST", "/deposit", body),
+                60,
+                owner="another-request",
+                transaction_id=UuidV7Generator().new_id(),
+                lease_s=60,
+            )
         )
     )
     r = client.post(
@@ -178,13 +180,15 @@ def claimed_by_a_dead_request(
     store = world.container.idempotency_store()
     claim = asyncio.run(
         store.claim(
-            scope_of(CLIENT_KEY),
-            key,
-            fingerprint("POST", "/deposit", body),
-            24 * 3600,
-            owner="a-process-that-died",
-            transaction_id=transaction_id,
-            lease_s=lease_s,
+            KeyClaim(
+                scope_of(CLIENT_KEY),
+                key,
+                fingerprint("POST", "/deposit", body),
+                24 * 3600,
+                owner="a-process-that-died",
+                transaction_id=transaction_id,
+                lease_s=lease_s,
+            )
         )
     )
     assert claim.outcome == "new"

@@ -10,23 +10,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.invariants import (
+from application.verification.catalog import (
     DATABASE_INVARIANTS,
     EVENT_INVARIANTS,
     GATEWAY_INVARIANTS,
+)
+from application.verification.check_invariants import CheckInvariants
+from application.verification.compare_events import compare_event_stream
+from application.verification.compare_gateways import compare_gateway_ledgers
+from application.verification.records import (
     AttemptRecord,
-    CheckInvariants,
-    CheckReport,
     DatabaseFindings,
     GatewayLedger,
     GatewayPayment,
     SourceUnavailable,
     StreamEvent,
     TransactionRecord,
-    Violation,
-    compare_event_stream,
-    compare_gateway_ledgers,
 )
+from application.verification.report import CheckReport, Violation
 from domain.transaction import AttemptOutcome, TransactionStatus, TransactionType
 from entrypoints.check import render
 

@@ -15,7 +15,7 @@ from adapters.gateways.json_http import JsonGatewayProvider
 from application.ports import GatewayStatus, GatewayUnreachable, PaymentInstruction
 from domain.transaction import AttemptOutcome, TransactionType
 from entrypoints.http.auth import ApiKeys, admin_guard
-from entrypoints.sandbox.app import sandbox_controller
+from entrypoints.sandbox.families import sandbox_routes
 from entrypoints.sandbox.psp import Mode, Sandbox, SandboxGateway
 
 INSTRUCTION = PaymentInstruction(
@@ -228,7 +228,7 @@ class JsonPsp:
 async def json_psp() -> AsyncIterator[JsonPsp]:
     sandbox = Sandbox({"paypal": "json"}, keys={"paypal": MERCHANT_KEY})
     app = Litestar(
-        route_handlers=[sandbox_controller(sandbox, admin_guard)],
+        route_handlers=sandbox_routes(sandbox, admin_guard),
         state=State({"api_keys": ApiKeys((), ("adm",))}),
     )
     transport = httpx.ASGITransport(app=app)

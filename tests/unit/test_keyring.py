@@ -9,7 +9,7 @@ from entrypoints.embedded import (
     retire_embedded_key,
     rotate_embedded_key,
 )
-from entrypoints.keys import build_keyring
+from entrypoints.key_config import build_keyring
 from entrypoints.settings import Settings
 
 AAD = b"transactions.destination:tx-1"

@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.errors import InvalidInput
-from domain.ledger import Account, AccountKind, Journal, Posting, journals_for
+from domain.ledger import Account, AccountKind, Journal, Posting, journals_for, journals_required
 from domain.money import Money
-from domain.transaction import Transaction, TransactionType
+from domain.transaction import Transaction, TransactionStatus, TransactionType
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -88,3 +88,30 @@ def test_a_failed_deposit_moves_nothing() -> None:
     t = tx(TransactionType.DEPOSIT)
     t.fail(message="declined", now=T0)
     assert journals_for(t, t.pull_events()) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "expected"),
+    [
+        (TransactionType.DEPOSIT, TransactionStatus.PENDING, ()),
+        (TransactionType.DEPOSIT, TransactionStatus.PROCESSING, ()),
+        (TransactionType.DEPOSIT, TransactionStatus.COMPLETED, ("deposit.credit",)),
+        (TransactionType.DEPOSIT, TransactionStatus.FAILED, ()),
+        (TransactionType.WITHDRAWAL, TransactionStatus.PENDING, ("withdrawal.hold",)),
+        (TransactionType.WITHDRAWAL, TransactionStatus.PROCESSING, ("withdrawal.hold",)),
+        (
+            TransactionType.WITHDRAWAL,
+            TransactionStatus.COMPLETED,
+            ("withdrawal.hold", "withdrawal.payout"),
+        ),
+        (
+            TransactionType.WITHDRAWAL,
+            TransactionStatus.FAILED,
+            ("withdrawal.hold", "withdrawal.release"),
+        ),
+    ],
+)
+def test_each_state_requires_the_journals_its_changes_booked(
+    kind: TransactionType, status: TransactionStatus, expected: tuple[str, ...]
+) -> None:
+    assert journals_required(kind, status) == expected

@@ -16,14 +16,9 @@ from application.log_context import (
     current_actor,
     current_transaction_id,
 )
-from entrypoints import logging_setup
-from entrypoints.logging_setup import (
-    NOISY_LOGGERS,
-    Redactor,
-    add_secrets,
-    configure_logging,
-    secret_values,
-)
+from entrypoints import logging_setup, redaction
+from entrypoints.logging_setup import NOISY_LOGGERS, configure_logging
+from entrypoints.redaction import Redactor, add_secrets, secret_values
 from entrypoints.settings import Settings
 
 SECRET = "whsec_0123456789abcdef"
@@ -38,7 +33,7 @@ log = logging.getLogger("payments.test")
 @pytest.fixture(autouse=True)
 def isolated_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A fresh secret registry, and the root and library loggers restored afterwards."""
-    monkeypatch.setattr(logging_setup, "_REDACTOR", Redactor())
+    monkeypatch.setattr(redaction, "_REDACTOR", Redactor())
     root = logging.getLogger()
     root_state = (root.handlers[:], root.level)
     others = {

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.memory.unit_of_work import MemoryStore
+from adapters.memory.store import MemoryStore
 from application.deposit import DepositCommand
 from application.list_transactions import ListTransactionsQuery
 from domain.errors import InvalidInput, NotFound

@@ -6,8 +6,8 @@ import json
 
 import httpx
 
-from adapters.gateways.callbacks import DEFAULT_MERCHANT_ACCOUNT
-from adapters.gateways.signing_soap import parse_notification
+from adapters.gateways.soap_http import DEFAULT_MERCHANT_ACCOUNT
+from adapters.gateways.soap_notification import parse_notification
 from entrypoints.sandbox.callbacks import CallbackSender
 from entrypoints.sandbox.psp import Behaviour, Sandbox
 from tests.unit.test_sandbox_callbacks import HEX, SECRET, pay, recorder, settle

@@ -10,9 +10,10 @@ import httpx
 import stripe
 
 from adapters.gateways.signing_json import verify_json
-from adapters.gateways.signing_soap import parse_notification, verify_adyen_item
+from adapters.gateways.signing_soap import verify_adyen_item
+from adapters.gateways.soap_notification import parse_notification
 from entrypoints.sandbox.callbacks import CallbackSender
-from entrypoints.sandbox.psp import Behaviour, Sandbox
+from entrypoints.sandbox.psp import Behaviour, PaymentOrder, Sandbox
 
 SECRET = "whsec_sandbox"
 HEX = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
@@ -30,15 +31,8 @@ def recorder(statuses: list[int]) -> tuple[list[httpx.Request], httpx.AsyncClien
 
 async def pay(sandbox: Sandbox, gateway: str, kind: str = "deposit") -> None:
     gw = sandbox.gateways[gateway]
-    gw.record(
-        reference="tx-1:1",
-        transaction_id="tx-1",
-        type=kind,
-        amount="12.50",
-        currency="EUR",
-        user_id=3,
-        mode=gw.behaviour.for_request().mode,
-    )
+    order = PaymentOrder("tx-1:1", "tx-1", kind, "12.50", "EUR", 3)
+    gw.record(order, gw.behaviour.for_request().mode)
 
 
 def make(statuses: list[int]) -> tuple[Sandbox, CallbackSender, list[httpx.Request]]:

@@ -17,7 +17,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 
 from entrypoints.http.auth import ApiKeys, admin_guard
-from entrypoints.sandbox.app import sandbox_controller
+from entrypoints.sandbox.families import sandbox_routes
 from entrypoints.sandbox.psp import (
     Format,
     Gateways,
@@ -27,7 +27,6 @@ from entrypoints.sandbox.psp import (
     SandboxPayment,
 )
 from entrypoints.sandbox.shared import SharedSandbox, create_state
-from entrypoints.sandbox.soap import soap_controller
 
 ADMIN_KEY = "adm"
 KEYS = {"paypal": "sk_paypal_merchant", "stripe": "sk_stripe_merchant", "adyen": "AQE_adyen"}
@@ -96,7 +95,7 @@ class Psp:
 
 def _app(sandbox: Gateways) -> Litestar:
     return Litestar(
-        route_handlers=[sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)],
+        route_handlers=sandbox_routes(sandbox, admin_guard),
         state=State({"api_keys": ApiKeys((), (ADMIN_KEY,))}),
     )
 

@@ -19,10 +19,9 @@ from domain.transaction import AttemptOutcome, TransactionType
 from entrypoints.embedded import SECRETS_FILE, with_stored_secrets
 from entrypoints.gateways import build_monitors, build_registry
 from entrypoints.http.auth import admin_guard
-from entrypoints.sandbox.app import sandbox_controller
+from entrypoints.sandbox.families import sandbox_routes
 from entrypoints.sandbox.psp import Sandbox
 from entrypoints.sandbox.server import run_sandbox
-from entrypoints.sandbox.soap import soap_controller
 from entrypoints.settings import (
     GatewayEndpoint,
     Settings,
@@ -106,9 +105,7 @@ async def test_the_registry_gives_each_gateway_its_own_key() -> None:
 
 # -- round trips: the sandbox takes our adapters' calls, and only with the key -----------
 def sandbox_client(sandbox: Sandbox) -> httpx.AsyncClient:
-    app = Litestar(
-        route_handlers=[sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)]
-    )
+    app = Litestar(route_handlers=sandbox_routes(sandbox, admin_guard))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test")
 
 

@@ -20,9 +20,9 @@ from litestar import Litestar
 from adapters.gateways.soap_http import SoapGatewayProvider
 from application.ports import GatewayStatus, GatewayUnreachable, PaymentInstruction
 from domain.transaction import AttemptOutcome, TransactionType
-from entrypoints.sandbox import soap
+from entrypoints.sandbox import soap_psp as soap
 from entrypoints.sandbox.psp import Mode, Sandbox, SandboxGateway
-from entrypoints.sandbox.soap import soap_controller
+from entrypoints.sandbox.soap_psp import soap_controller
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 ADYEN_NS = "http://payment.services.adyen.com"

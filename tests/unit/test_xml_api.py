@@ -22,7 +22,8 @@ from application.settle import FinalStatus, SettleCommand
 from entrypoints.http.app import create_app
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.schemas import PaymentRequest
-from entrypoints.http.xml import XmlMiddleware, _prefers_xml, xml_middleware
+from entrypoints.http.xml import XmlMiddleware, xml_middleware
+from entrypoints.http.xml_encode import prefers_xml as _prefers_xml
 from entrypoints.sandbox.psp import Sandbox
 from tests.unit.conftest import ADMIN_KEY, CLIENT_KEY, World
 

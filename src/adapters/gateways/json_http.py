@@ -35,6 +35,8 @@ from domain.transaction import AttemptOutcome
 
 log = logging.getLogger(__name__)
 
+CONTENT_TYPE = "application/json"
+
 
 class _Accepted(msgspec.Struct):
     id: str
@@ -101,7 +103,7 @@ class JsonGatewayProvider:
                 content=msgspec.json.encode(body),
                 headers={
                     **self._auth,
-                    "Content-Type": "application/json",
+                    "Content-Type": CONTENT_TYPE,
                     "Idempotency-Key": instruction.reference,
                 },
             )

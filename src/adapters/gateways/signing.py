@@ -2,10 +2,11 @@
 
 * JSON gateways: Stripe's ``Stripe-Signature`` scheme in our ``X-Signature``
   header (:mod:`adapters.gateways.signing_json`).
-* SOAP gateways: Adyen's SOAP notifications and their per-item
-  ``hmacSignature`` (:mod:`adapters.gateways.signing_soap`).
+* SOAP gateways: Adyen's SOAP notifications (:mod:`adapters.gateways.soap_notification`)
+  and their per-item ``hmacSignature`` (:mod:`adapters.gateways.signing_soap`).
 
-The two live in their own modules to stay small; import from here.
+They live in their own modules to stay small; this one gathers them for the
+compatibility tests.
 """
 
 from __future__ import annotations
@@ -17,16 +18,14 @@ from adapters.gateways.signing_json import (
     verify_json,
 )
 from adapters.gateways.signing_soap import (
-    ACCEPTED,
     HMAC_SIGNATURE_KEY,
     NotificationItem,
     adyen_hmac,
     adyen_signing_string,
-    build_notification,
-    parse_notification,
     sign_adyen_item,
     verify_adyen_item,
 )
+from adapters.gateways.soap_notification import ACCEPTED, build_notification, parse_notification
 
 __all__ = [
     "ACCEPTED",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from application.ports import Claim, StoredResponse
+from application.ports import Claim, KeyClaim, StoredResponse
 
 
 @dataclass
@@ -22,17 +22,10 @@ class MemoryIdempotencyStore:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], _Row] = {}
 
-    async def claim(
-        self,
-        scope: str,
-        key: str,
-        fingerprint: str,
-        ttl_s: int,
-        *,
-        owner: str,
-        transaction_id: str,
-        lease_s: float,
-    ) -> Claim:
+    async def claim(self, request: KeyClaim) -> Claim:
+        scope, key, fingerprint = request.scope, request.key, request.fingerprint
+        owner, transaction_id = request.owner, request.transaction_id
+        ttl_s, lease_s = request.ttl_s, request.lease_s
         now = time.time()
         row = self.rows.get((scope, key))
         if row is None or row.expires_at < now:

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from application.ports import Claim, StoredResponse
+from application.ports import Claim, KeyClaim, StoredResponse
 from domain.errors import ServiceUnavailable
 
 CLAIM = """
@@ -76,30 +76,20 @@ class PostgresIdempotencyStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def claim(
-        self,
-        scope: str,
-        key: str,
-        fingerprint: str,
-        ttl_s: int,
-        *,
-        owner: str,
-        transaction_id: str,
-        lease_s: float,
-    ) -> Claim:
+    async def claim(self, request: KeyClaim) -> Claim:
         params = {
-            "scope": scope,
-            "key": key,
-            "fingerprint": fingerprint,
-            "ttl": ttl_s,
-            "owner": owner,
-            "transaction_id": transaction_id,
-            "lease": lease_s,
+            "scope": request.scope,
+            "key": request.key,
+            "fingerprint": request.fingerprint,
+            "ttl": request.ttl_s,
+            "owner": request.owner,
+            "transaction_id": request.transaction_id,
+            "lease": request.lease_s,
         }
         try:
             async with self._pool.connection() as conn, conn.transaction():
                 if await (await conn.execute(CLAIM, params)).fetchone():
-                    return Claim("new", transaction_id=transaction_id)
+                    return Claim("new", transaction_id=request.transaction_id)
                 taken = await (await conn.execute(TAKE_OVER, params)).fetchone()
                 if taken:
                     return Claim("abandoned", transaction_id=str(taken[0]))
@@ -109,7 +99,7 @@ class PostgresIdempotencyStore:
         if row is None:  # released between our statements: the caller may retry
             return Claim("in_flight")
         stored_fingerprint, state, status, content_type, body = row
-        if stored_fingerprint != fingerprint:
+        if stored_fingerprint != request.fingerprint:
             return Claim("mismatch")
         if state != "done":
             return Claim("in_flight")

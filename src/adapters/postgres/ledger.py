@@ -3,11 +3,13 @@
 All journals of a commit are booked within the commit's ONE statement
 (write_path.py): the journal rows (once per (transaction, kind): a replayed
 state change books nothing), the user account balances and every posting.
-The no-overdraft guard is the table's own
-``ledger_accounts_non_negative`` CHECK, evaluated on the updated row under its
-row lock, so concurrent withdrawals of one user serialise and cannot
-overspend; the deferred trigger of migration 0002 checks every journal sums
-to zero at commit.
+The no-overdraft rule is the domain's (domain/funds.py: a user account never
+ends a commit below zero, the commit's moves netted per account); here the
+database enforces it itself: the table's own ``ledger_accounts_non_negative``
+CHECK, evaluated on the updated row under its row lock, so concurrent
+withdrawals of one user serialise and cannot overspend, and ``FUNDS_GUARD``
+for a debit of an account that does not exist. The deferred trigger of
+migration 0002 checks every journal sums to zero at commit.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ JOURNAL_CTES = """moves AS (
 )"""
 
 # Every net debit found its account (else: not enough money, as the CHECK says).
+# The database's enforcement of domain/funds.py's rule, with the CHECK above;
+# payments_expect_funds is defined in migration 0005.
 FUNDS_GUARD = (
     "payments_expect_funds((SELECT count(*) FROM debited),"
     " (SELECT count(*) FROM nets WHERE amount < 0))"

@@ -43,6 +43,8 @@ from domain.errors import (
     ServiceUnavailable,
 )
 
+TX_KEY = "transactions_pkey"  # the primary key of transactions (migration 0001)
+
 
 class PostgresUnitOfWork:
     """Repositories sharing one session; the ``async with`` block is the transaction."""
@@ -185,6 +187,11 @@ def _translate(exc: psycopg.Error) -> Exception | None:
         # The unit of work rolls back: a refused withdrawal leaves no
         # transaction behind, so no transaction id is reported.
         return InsufficientFunds("insufficient balance for this withdrawal")
+    if isinstance(exc, psycopg.errors.UniqueViolation) and exc.diag.constraint_name == TX_KEY:
+        # Another writer created a transaction under this id first (a request
+        # retried under its Idempotency-Key's reserved id while the first still
+        # ran): that writer won, as with a stale version.
+        return ConcurrentUpdate("a transaction with this id already exists")
     if isinstance(exc, psycopg.errors.NumericValueOutOfRange):
         return LedgerLimitExceeded("the amount would take a balance beyond what can be stored")
     if isinstance(exc, psycopg.OperationalError):

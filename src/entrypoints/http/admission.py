@@ -27,7 +27,6 @@ the requests that would wait are the ones that make everyone late.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -35,10 +34,9 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from adapters.observability import HTTP_SHED
-from entrypoints.http.idempotency import PATHS as PAYMENT_PATHS
-from entrypoints.http.raw import PROBLEM_JSON
+from entrypoints.http.paths import is_callback, is_payment
+from entrypoints.http.raw import Problem, problem_headers, send_response
 
-CALLBACK_PREFIX = "/callback/"
 RETRY_AFTER_S = 1
 
 
@@ -62,23 +60,16 @@ class Gate:
         self.max_lag_s = max_lag_s  # 0: lag is not looked at
         self._lag = lag
         self.inflight = 0
-        body = {
-            "type": "/problems/overloaded",
-            "title": "Overloaded",
-            "status": 503,
-            "detail": (
-                f"this instance is at its limit for {kind} requests (at most {limit} at "
-                "once, or its CPU is saturated); "
-                f"nothing was recorded, retry after {RETRY_AFTER_S} s "
-                "(with the same Idempotency-Key, if any)"
-            ),
-        }
-        self._body = json.dumps(body).encode()
-        self._headers = [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(self._body)).encode()),
-            (b"retry-after", str(RETRY_AFTER_S).encode()),
-        ]
+        detail = (
+            f"this instance is at its limit for {kind} requests (at most {limit} at "
+            "once, or its CPU is saturated); "
+            f"nothing was recorded, retry after {RETRY_AFTER_S} s "
+            "(with the same Idempotency-Key, if any)"
+        )
+        self._body = Problem(503, "overloaded", "Overloaded", detail).encode()
+        self._headers = problem_headers(
+            len(self._body), [(b"retry-after", str(RETRY_AFTER_S).encode())]
+        )
 
     def full(self) -> bool:
         """No room for one more: at the cap, or the loop already runs late."""
@@ -89,8 +80,7 @@ class Gate:
     async def refuse(self, send: Any) -> None:
         """The 503, built ahead: shedding must cost less than serving."""
         HTTP_SHED.labels(self.kind).inc()
-        await send({"type": "http.response.start", "status": 503, "headers": list(self._headers)})
-        await send({"type": "http.response.body", "body": self._body})
+        await send_response(send, 503, self._headers, self._body)
 
 
 class AdmissionMiddleware:
@@ -103,9 +93,9 @@ class AdmissionMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST":
             return None
         path: str = scope["path"]
-        if path in PAYMENT_PATHS:
+        if is_payment(path):
             return self._payments
-        if path.startswith(CALLBACK_PREFIX):
+        if is_callback(path):
             return self._callbacks
         return None
 

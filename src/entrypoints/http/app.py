@@ -32,9 +32,8 @@ from entrypoints.http.strict_body import strict_body_middleware
 from entrypoints.http.swagger import swagger_assets_router, swagger_plugin
 from entrypoints.http.timing import server_timing_middleware
 from entrypoints.http.xml import xml_middleware
-from entrypoints.sandbox.app import sandbox_controller
+from entrypoints.sandbox.families import sandbox_routes
 from entrypoints.sandbox.psp import Sandbox
-from entrypoints.sandbox.soap import soap_controller
 from entrypoints.settings import Settings
 from entrypoints.workers import start_workers, stop_workers
 
@@ -98,7 +97,7 @@ def create_app(
         swagger_assets_router(),  # Swagger UI's scripts, from a package (no CDN)
     ]
     if sandbox is not None:
-        route_handlers += [sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)]
+        route_handlers += sandbox_routes(sandbox, admin_guard)
 
     return Litestar(
         route_handlers=route_handlers,

@@ -15,7 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from application.idempotency import fingerprint, is_decision, reserving, scope_of, valid_key
-from application.ports import Claim, IdempotencyStore, IdGenerator, StoredResponse
+from application.ports import Claim, IdempotencyStore, IdGenerator, KeyClaim, StoredResponse
 from domain.errors import ServiceUnavailable
 from entrypoints.http.auth import ApiKeys, bearer_key
 from entrypoints.http.dependencies import resolve
@@ -25,14 +25,13 @@ from entrypoints.http.idempotency_asgi import (
     REUSED,
     TOO_LARGE,
     UNAVAILABLE,
-    header,
-    read_body,
-    send_problem,
+    outcome_of,
     send_stored,
 )
 from entrypoints.http.idempotency_lease import Lease, answer_for_lost_key, current_state
+from entrypoints.http.paths import is_payment
+from entrypoints.http.raw import header, read_body, send_problem
 
-PATHS = frozenset({"/deposit", "/withdrawal"})
 HEADER = b"idempotency-key"
 
 
@@ -47,12 +46,13 @@ class IdempotencyMiddleware:
         scope: Any = asgi_scope
         receive: Any = asgi_receive
         send: Any = asgi_send
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in PATHS:
+        if scope["type"] != "http" or scope["method"] != "POST" or not is_payment(scope["path"]):
             await self._app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        raw_key = headers.get(HEADER)
-        api_key = bearer_key(headers.get(b"authorization", b"").decode("latin-1"))
+        # First values, as the auth guard reads them: the key scoped here is the
+        # one that was authenticated.
+        raw_key = header(scope["headers"], HEADER)
+        api_key = bearer_key((header(scope["headers"], b"authorization") or b"").decode("latin-1"))
         state = scope["app"].state
         keys: ApiKeys = state["api_keys"]
         if raw_key is None or api_key is None or keys.role_of(api_key) is None:
@@ -63,10 +63,11 @@ class IdempotencyMiddleware:
         if not valid_key(key):
             await send_problem(send, BAD_KEY)
             return
-        body = await read_body(receive, self._max_body)
-        if body is None:
+        read = await read_body(receive, self._max_body)
+        if read.too_large:
             await send_problem(send, TOO_LARGE)
             return
+        body = read.data
         container = state["container"]
         store: IdempotencyStore = await resolve(container.idempotency_store)
         ids: IdGenerator = await resolve(container.ids)
@@ -75,13 +76,15 @@ class IdempotencyMiddleware:
         )
         try:
             claim = await store.claim(
-                lease.scope,
-                key,
-                fingerprint("POST", scope["path"], body),
-                self._ttl_s,
-                owner=lease.owner,
-                transaction_id=ids.new_id(),  # used only if the key is new
-                lease_s=lease.seconds,
+                KeyClaim(
+                    lease.scope,
+                    key,
+                    fingerprint("POST", scope["path"], body),
+                    self._ttl_s,
+                    owner=lease.owner,
+                    transaction_id=ids.new_id(),  # used only if the key is new
+                    lease_s=lease.seconds,
+                )
             )
         except ServiceUnavailable:
             await send_problem(send, UNAVAILABLE)
@@ -118,6 +121,8 @@ class IdempotencyMiddleware:
         chunks: list[bytes] = []
         delivered = False
 
+        # Not raw.replay: the body has been read whole, and after it the app
+        # hears a disconnect at once instead of waiting on the client.
         async def replay_body() -> dict[str, Any]:
             nonlocal delivered
             if delivered:
@@ -142,9 +147,11 @@ class IdempotencyMiddleware:
                 response_body = b"".join(chunks)
                 status = int(start.get("status", 500))
                 content_type = header(start.get("headers", []), b"content-type")
-                if is_decision(status, response_body):
+                if is_decision(outcome_of(status, response_body)):
                     answer = StoredResponse(
-                        status, content_type or "application/json", response_body
+                        status,
+                        content_type.decode("latin-1") if content_type else "application/json",
+                        response_body,
                     )
                     await lease.complete(answer)
                     stored = True

@@ -23,7 +23,7 @@ from domain.errors import (
     PaymentError,
     ServiceUnavailable,
 )
-from entrypoints.http.raw import PROBLEM_JSON
+from entrypoints.http.raw import PROBLEM_JSON, problem_body
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,7 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {
-        "type": f"/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    body.update({k: v for k, v in extra.items() if v is not None})
+    body = problem_body(status, code, title, detail, **extra)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -27,17 +27,10 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from entrypoints.http.auth import ApiKeys, bearer_key
-from entrypoints.http.raw import header, send_problem
+from entrypoints.http.paths import CALLBACKS, INFRASTRUCTURE, NOT_API
+from entrypoints.http.raw import Problem, header, send_problem
 
-UNLIMITED_PREFIXES = (
-    "/health",
-    "/ready",
-    "/metrics",
-    "/schema",
-    "/callback/",
-    "/dashboard",
-    "/sandbox",
-)
+UNLIMITED_PREFIXES = (*INFRASTRUCTURE, CALLBACKS, *NOT_API)
 
 
 @dataclass(slots=True)
@@ -79,17 +72,17 @@ class RateLimitMiddleware:
         if self._rate <= 0 or http["type"] != "http" or http["path"].startswith(UNLIMITED_PREFIXES):
             await self._app(scope, receive, send)
             return
-        key = bearer_key((header(http, b"authorization") or b"").decode("latin-1"))
+        key = bearer_key((header(http["headers"], b"authorization") or b"").decode("latin-1"))
         wait = 0.0 if key is None else self._wait(key, http)
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
+            detail = (
+                f"this API key is limited to {self._rate:g} requests/s "
+                f"(bursts of {self._burst}); retry after {retry_after} s"
+            )
             await send_problem(
                 send,
-                429,
-                "too-many-requests",
-                "Too many requests",
-                f"this API key is limited to {self._rate:g} requests/s "
-                f"(bursts of {self._burst}); retry after {retry_after} s",
+                Problem(429, "too-many-requests", "Too many requests", detail),
                 headers=[(b"retry-after", str(retry_after).encode())],
             )
             return

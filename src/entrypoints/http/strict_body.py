@@ -25,13 +25,20 @@ from typing import Any
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from entrypoints.http.raw import header, send_problem
+from entrypoints.http.paths import NOT_API, is_callback
+from entrypoints.http.raw import (
+    Problem,
+    bad_request,
+    header,
+    media_type,
+    read_body,
+    replay,
+    send_problem,
+)
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON = "application/json"
 ACCEPTED = frozenset({JSON, "application/xml", "text/xml"})
-EXEMPT_PREFIXES = ("/dashboard", "/sandbox")
-CALLBACKS = "/callback/"
 
 
 class _RepeatedKey(ValueError):
@@ -70,67 +77,31 @@ class StrictBodyMiddleware:
         if (
             http["type"] != "http"
             or http["method"] not in BODY_METHODS
-            or http["path"].startswith(EXEMPT_PREFIXES)
+            or http["path"].startswith(NOT_API)
         ):
             await self._app(scope, receive, send)
             return
-        media = _media_type(http)
-        if media not in ACCEPTED and not http["path"].startswith(CALLBACKS):
+        media = media_type((header(http["headers"], b"content-type") or b"").decode("latin-1"))
+        if media not in ACCEPTED and not is_callback(http["path"]):
             shown = media or "none"
-            await send_problem(
-                send,
-                415,
-                "unsupported-media-type",
-                "Unsupported media type",
+            detail = (
                 f"Content-Type {shown!r} is not accepted: send application/json "
-                "(or application/xml)",
+                "(or application/xml)"
+            )
+            await send_problem(
+                send, Problem(415, "unsupported-media-type", "Unsupported media type", detail)
             )
             return
         if media != JSON:
             await self._app(scope, receive, send)
             return
-        body, complete = await self._read(receive)
-        if complete and (key := repeated_key(body)) is not None:
-            await send_problem(
-                send, 400, "bad-request", "Bad request", f"the JSON body repeats the key {key!r}"
-            )
+        # Read up to one chunk past the limit: a larger body passes on to get its
+        # 413 from the app, a disconnect is the app's to see.
+        body = await read_body(receive, self._max)
+        if body.complete and (key := repeated_key(body.data)) is not None:
+            await send_problem(send, bad_request(f"the JSON body repeats the key {key!r}"))
             return
-        await self._app(scope, _replay(body, complete, receive), send)
-
-    async def _read(self, receive: Any) -> tuple[bytes, bool]:
-        """The body up to one byte past the limit; whether it is all of it."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return b"".join(chunks), False  # a disconnect: let the app see it
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks), True
-            if size > self._max:
-                return b"".join(chunks), False  # too big: the app answers 413
-
-
-def _replay(body: bytes, complete: bool, receive: Receive) -> Any:
-    """Hand the app what was read, then the rest of the stream (if any)."""
-    sent = False
-
-    async def replay() -> Any:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replay
-
-
-def _media_type(scope: Any) -> str:
-    value = header(scope, b"content-type") or b""
-    return value.decode("latin-1").partition(";")[0].strip().lower()
+        await self._app(scope, replay(body.data, receive, more_body=not body.complete), send)
 
 
 def strict_body_middleware(max_body_bytes: int) -> DefineMiddleware:

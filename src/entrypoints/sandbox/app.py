@@ -1,29 +1,24 @@
-"""HTTP face of the sandbox PSPs, mounted under ``/sandbox/{gateway_id}``.
+"""Control side of the sandbox PSPs, mounted under ``/sandbox/{gateway_id}``.
 
-The JSON family answers like a Stripe/PayPal-style REST API. Its
-gateway-side routes (``/payments``, ``/payments/{reference}``) serve only the
-gateway's merchant: ``Authorization: Bearer <PAYMENTS_GATEWAY_KEY_<ID>>``,
-else 401 before anything is read or recorded (``merchant.py``). Control
-routes (behaviour, ledger) need an admin key, like the rest of the operator
-API; ``/health`` is open, as a PSP's status page is.
+Every simulated PSP, whatever its wire family, has these routes: behaviour and
+ledger need an admin key, like the rest of the operator API; ``/health`` is
+open, as a PSP's status page is. The gateway-side routes each family serves
+are in its own module (``json_psp.py``, ``soap_psp.py``), registered in
+``families.py``; :func:`sandbox_routes` there mounts them all.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Response, get, put
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter
 from litestar.response import Stream
 from litestar.types import Guard
 
-from domain.errors import InvalidInput
-from domain.money import Money
-from entrypoints.sandbox.merchant import MerchantRefused, merchant_guard, refused_json
 from entrypoints.sandbox.psp import (
     Behaviour,
     FinalStatus,
@@ -37,15 +32,6 @@ from entrypoints.sandbox.psp import (
 HANG_SECONDS = 60.0
 
 GatewayId = Annotated[str, PathParameter(pattern=r"^[a-z0-9_-]{1,32}$")]
-
-
-class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
-    reference: str
-    transaction_id: str
-    type: str
-    amount: str
-    currency: str
-    user_id: int
 
 
 class BehaviourBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -65,12 +51,8 @@ def reset_midway(body: bytes, media_type: str) -> Response[Any]:
     return Stream(half_then_fail(), media_type=media_type, status_code=201)
 
 
-def _problem(status: int, code: str, message: str) -> Response[dict[str, Any]]:
-    return Response({"error": {"code": code, "message": message}}, status_code=status)
-
-
 def sandbox_controller(sandbox: Gateways, admin_guard: Guard) -> type[Controller]:
-    """Build the controller bound to one set of sandbox gateways."""
+    """Build the control routes (health, behaviour, ledger) bound to one set of gateways."""
 
     def gateway(gateway_id: str) -> PspGateway:
         gw = sandbox.get(gateway_id)
@@ -78,93 +60,11 @@ def sandbox_controller(sandbox: Gateways, admin_guard: Guard) -> type[Controller
             raise NotFoundException(f"no sandbox gateway {gateway_id!r}")
         return gw
 
-    merchant_only = merchant_guard(sandbox)
-
     class SandboxController(Controller):
         path = "/sandbox/{gateway_id:str}"
         tags = ["sandbox"]
-        # The PSP side takes the merchant's key (not an API key of ours); control
-        # routes need an admin key.
+        # Health is open; control routes need an admin key.
         security = [{}]
-        exception_handlers = {MerchantRefused: refused_json}
-
-        @post(
-            "/payments",
-            operation_id="sandboxCreatePayment",
-            status_code=201,
-            guards=[merchant_only],
-        )
-        async def create_payment(
-            self,
-            gateway_id: GatewayId,
-            data: JSONBody[PaymentRequest],
-            request: Request[Any, Any, Any],
-        ) -> Response[dict[str, Any]]:
-            """JSON PSP: create a payment, idempotent on the Idempotency-Key header."""
-            gw = gateway(gateway_id)
-            gw.count_request()
-            behaviour = gw.behaviour.for_request()
-            if behaviour.latency_ms:
-                await asyncio.sleep(behaviour.latency_ms / 1000)
-            if behaviour.mode == "down":
-                return _problem(503, "unavailable", "Gateway is temporarily unavailable")
-            if behaviour.mode == "error":
-                return _problem(500, "internal_error", "Internal gateway error")
-            if behaviour.mode == "decline":
-                return _problem(402, "card_declined", "The payment was declined by the issuer")
-            try:
-                Money.parse(data.amount, data.currency)
-            except InvalidInput as exc:
-                return _problem(422, "invalid_amount", exc.detail)
-            key = request.headers.get("idempotency-key", data.reference)
-            existing = gw.find(key)
-            if existing is not None and (existing.amount, existing.currency) != (
-                data.amount,
-                data.currency,
-            ):
-                return _problem(422, "idempotency_mismatch", "Key reused with another payment")
-            payment, _ = gw.record(
-                reference=key,
-                transaction_id=data.transaction_id,
-                type=data.type,
-                amount=data.amount,
-                currency=data.currency,
-                user_id=data.user_id,
-                mode=behaviour.mode,
-            )
-            if behaviour.mode == "timeout":
-                # The payment exists, but the answer never arrives in time.
-                await asyncio.sleep(HANG_SECONDS)
-            body = {
-                "id": payment.psp_id,
-                "status": payment.status,
-                "redirect_url": gw.redirect_url(payment),
-                "message": "Transaction is being processed",
-            }
-            if behaviour.mode == "reset":
-                return reset_midway(msgspec.json.encode(body), "application/json")
-            return Response(body, status_code=201)
-
-        @get("/payments/{reference:str}", operation_id="sandboxGetPayment", guards=[merchant_only])
-        async def get_payment(
-            self, gateway_id: GatewayId, reference: FromPath[str]
-        ) -> Response[dict[str, Any]]:
-            """Status inquiry by idempotency reference.
-
-            Only the ``down`` mode applies: a PSP's reporting API usually
-            outlives trouble on its payment path, but a gateway that is down
-            answers nothing. Inquiries count as lookups, not payment requests.
-            """
-            gw = gateway(gateway_id)
-            gw.count_lookup()
-            if gw.behaviour.mode == "down":
-                return _problem(503, "unavailable", "Gateway is temporarily unavailable")
-            payment = gw.find(reference)
-            if payment is None:
-                # A specific code, so a client can tell "no such payment" from a
-                # wrong URL or a proxy's 404.
-                return _problem(404, "payment_not_found", f"No payment with reference {reference}")
-            return Response(_payment_view(payment), status_code=200)
 
         @get("/health", operation_id="sandboxHealth")
         async def health(self, gateway_id: GatewayId) -> Response[dict[str, str]]:
@@ -211,7 +111,7 @@ def sandbox_controller(sandbox: Gateways, admin_guard: Guard) -> type[Controller
         )
         async def ledger(self, gateway_id: GatewayId) -> list[dict[str, Any]]:
             """Every payment this gateway received, one per idempotency reference."""
-            return [_payment_view(p) for p in gateway(gateway_id).ledger()]
+            return [payment_view(p) for p in gateway(gateway_id).ledger()]
 
     return SandboxController
 
@@ -228,7 +128,7 @@ def _behaviour_view(gw: PspGateway) -> dict[str, Any]:
     }
 
 
-def _payment_view(p: SandboxPayment) -> dict[str, Any]:
+def payment_view(p: SandboxPayment) -> dict[str, Any]:
     return {
         "id": p.psp_id,
         "reference": p.reference,

@@ -3,29 +3,26 @@
 After ``callback_delay_ms`` a recorded payment takes its ``final_status`` (what
 a status inquiry then reports) and, unless the answer to the original request
 was lost (mode ``timeout``), a signed callback is POSTed to the service like a
-real PSP would: JSON gateways with a Stripe-style ``X-Signature``, SOAP
-gateways with an Adyen ``sendNotification`` envelope. Each names what it
-settles, as the service requires: the PSP's reference, the amount and currency
-(JSON) and the merchant account (SOAP). Non-2xx answers and network errors are
-retried with exponential backoff.
+real PSP would, in the gateway's wire family (``families.py``): JSON gateways
+with a Stripe-style ``X-Signature``, SOAP gateways with an Adyen
+``sendNotification`` envelope. Each names what it settles, as the service
+requires: the PSP's reference, the amount and currency (JSON) and the merchant
+account (SOAP). Non-2xx answers and network errors are retried with
+exponential backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 
 import httpx
 
-from adapters.gateways.callbacks import DEFAULT_MERCHANT_ACCOUNT
-from adapters.gateways.signing_json import SIGNATURE_HEADER, sign_json
-from adapters.gateways.signing_soap import NotificationItem, build_notification, sign_adyen_item
-from domain.money import Money
+from adapters.gateways.soap_http import DEFAULT_MERCHANT_ACCOUNT
+from entrypoints.sandbox.families import SIMULATED_FAMILIES
+from entrypoints.sandbox.family import SettledPayment
 from entrypoints.sandbox.psp import Behaviour, PspGateway, SandboxPayment
 
 log = logging.getLogger(__name__)
@@ -96,36 +93,10 @@ class CallbackSender:
     def _message(
         self, gw: PspGateway, payment: SandboxPayment, event_id: str
     ) -> tuple[bytes, dict[str, str]]:
-        secrets = list(self._secrets.get(gw.id, ()))
-        if gw.format == "soap":
-            item = NotificationItem(
-                psp_reference=payment.psp_id,
-                original_reference="",
-                merchant_account=self._merchant_account,
-                merchant_reference=payment.transaction_id,
-                value=Money.parse(payment.amount, payment.currency).minor,
-                currency=payment.currency,
-                event_code="AUTHORISATION" if payment.type == "deposit" else "PAYOUT_THIRDPARTY",
-                success=payment.status == "completed",
-                reason="" if payment.status == "completed" else "Refused by the issuer",
-                event_date=datetime.now(UTC).isoformat(timespec="seconds"),
-            )
-            if secrets:
-                item = sign_adyen_item(item, secrets[0])
-            return build_notification([item]), {"Content-Type": "text/xml; charset=utf-8"}
-        body = json.dumps(
-            {
-                "event_id": event_id,
-                "transaction_id": payment.transaction_id,
-                "reference_id": payment.psp_id,
-                "amount": payment.amount,
-                "currency": payment.currency,
-                "status": payment.status,
-                "message": "Payment successful"
-                if payment.status == "completed"
-                else "Payment failed at the gateway",
-            }
-        ).encode()
-        # Signed afresh on every delivery, as Stripe does: the timestamp is the send time.
-        signature = sign_json(body, secrets, int(time.time()))
-        return body, {"Content-Type": "application/json", SIGNATURE_HEADER: signature}
+        settled = SettledPayment(
+            payment=payment,
+            event_id=event_id,
+            secrets=list(self._secrets.get(gw.id, ())),
+            merchant_account=self._merchant_account,
+        )
+        return SIMULATED_FAMILIES[gw.format].callback(settled)

@@ -25,7 +25,8 @@ from typing import Literal, Protocol
 
 Mode = Literal["ok", "down", "decline", "timeout", "error", "reset", "chaos"]
 FinalStatus = Literal["completed", "failed"]
-Format = Literal["json", "soap"]
+# A wire family with a simulated PSP registered in ``families.py`` ("json", "soap").
+Format = str
 
 # What "chaos" mode does to each request: a mix of everything that goes wrong
 # with real PSPs (weights), plus latency jitter up to twice ``latency_ms``.
@@ -57,6 +58,32 @@ class Behaviour:
             latency_ms=_chaos.randint(0, 2 * self.latency_ms),
             final_status=self.final_status,
             callback_delay_ms=self.callback_delay_ms,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOrder:
+    """A payment as the merchant asked for it, under its idempotency reference."""
+
+    reference: str
+    transaction_id: str
+    type: str
+    amount: str
+    currency: str
+    user_id: int
+
+    def received(self, psp_reference: str, at: datetime) -> SandboxPayment:
+        """The payment the PSP keeps for this order, still processing."""
+        return SandboxPayment(
+            psp_reference,
+            self.reference,
+            self.transaction_id,
+            self.type,
+            self.amount,
+            self.currency,
+            self.user_id,
+            "processing",
+            at,
         )
 
 
@@ -117,17 +144,7 @@ class PspGateway(Protocol):
     def ledger(self) -> Iterable[SandboxPayment]:
         """Every payment received, one per idempotency reference."""
 
-    def record(
-        self,
-        *,
-        reference: str,
-        transaction_id: str,
-        type: str,
-        amount: str,
-        currency: str,
-        user_id: int,
-        mode: Mode = "ok",
-    ) -> tuple[SandboxPayment, bool]:
+    def record(self, order: PaymentOrder, mode: Mode = "ok") -> tuple[SandboxPayment, bool]:
         """Store the payment once per reference; returns it and whether it is new."""
 
     def settle(self, payment: SandboxPayment, status: str) -> None:
@@ -164,36 +181,17 @@ class SandboxGateway:
     on_new_payment: NewPaymentHook | None = None
     merchant_key: str | None = None
 
-    def record(
-        self,
-        *,
-        reference: str,
-        transaction_id: str,
-        type: str,
-        amount: str,
-        currency: str,
-        user_id: int,
-        mode: Mode = "ok",
-    ) -> tuple[SandboxPayment, bool]:
+    def record(self, order: PaymentOrder, mode: Mode = "ok") -> tuple[SandboxPayment, bool]:
         """Store the payment once per reference; returns it and whether it is new.
 
         Runs without awaiting, so on one event loop the check-and-insert is atomic.
         """
-        existing = self.payments.get(reference)
+        existing = self.payments.get(order.reference)
         if existing is not None:
             return existing, False
-        payment = SandboxPayment(
-            psp_id=psp_id(self.id, next(_psp_ids)),
-            reference=reference,
-            transaction_id=transaction_id,
-            type=type,
-            amount=amount,
-            currency=currency,
-            user_id=user_id,
-            status="processing",
-            created_at=datetime.now(UTC),
-        )
-        self.payments[reference] = payment
+        number = next(_psp_ids)
+        payment = order.received(psp_id(self.id, number), datetime.now(UTC))
+        self.payments[order.reference] = payment
         if self.on_new_payment is not None:
             self.on_new_payment(self, payment, mode)
         return payment, True

@@ -38,10 +38,9 @@ from entrypoints.embedded import SECRETS_FILE, with_stored_secrets
 from entrypoints.http.auth import ApiKeys, admin_guard
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.logging_setup import configure_logging
-from entrypoints.sandbox.app import sandbox_controller
 from entrypoints.sandbox.callbacks import CallbackSender
+from entrypoints.sandbox.families import sandbox_routes
 from entrypoints.sandbox.shared import SharedSandbox, create_state
-from entrypoints.sandbox.soap import soap_controller
 from entrypoints.settings import Settings, SettingsError, gateway_key_env, load_settings
 
 STATE_ENV = "PAYMENTS_SANDBOX_STATE"
@@ -119,7 +118,7 @@ def create_app() -> Litestar:
         ),
     )
     return Litestar(
-        route_handlers=[sandbox_controller(sandbox, admin_guard), soap_controller(sandbox)],
+        route_handlers=sandbox_routes(sandbox, admin_guard),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         state=State({"api_keys": ApiKeys((), settings.admin_api_keys)}),
         before_send=[_name_the_worker],

@@ -8,10 +8,9 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
+from adapters.gateways.families import FAMILIES
 from application.receive_callback import ReceiveCallback
 from entrypoints.http.schemas import problem_responses
-
-ACCEPTED = b"[accepted]"  # what Adyen-style gateways require, byte for byte
 
 
 class CallbackController(Controller):
@@ -42,8 +41,9 @@ class CallbackController(Controller):
         """
         body = await request.body()
         received = await receive_callback.execute(gateway_id, request.headers, body)
-        if received.family == "soap":
-            return Response(ACCEPTED, media_type="text/plain", status_code=200)
+        answer = FAMILIES.get(received.family).callback_answer
+        if answer is not None:  # what the family's PSPs require, byte for byte
+            return Response(answer, media_type="text/plain", status_code=200)
         return Response(
             {"received": received.new + received.repeated, "new": received.new},
             status_code=200,

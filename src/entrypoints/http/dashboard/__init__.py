@@ -8,7 +8,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
-from entrypoints.http.dashboard.controller import TEMPLATES_DIR, dashboard_router
+from entrypoints.http.dashboard.rendering import TEMPLATES_DIR
+from entrypoints.http.dashboard.router import dashboard_router
 
 __all__ = ["dashboard_router", "template_config"]
 

@@ -1,0 +1,1 @@
+"""The gateways' side of the invariant checker: their own ledgers."""

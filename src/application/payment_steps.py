@@ -1,0 +1,65 @@
+"""The steps every payment takes; `Deposit` and `Withdraw` read them in order.
+
+Each step is one call so that the use cases show the whole flow:
+``route`` (user → their country's gateways, best first), ``open`` (the
+transaction, pending) and ``dispatch`` (record the intent, try the gateways
+in order, record the outcome).
+"""
+
+from __future__ import annotations
+
+from application.dispatch import GatewayDispatcher
+from application.idempotency import take_reserved_id
+from application.ports import Clock, GatewayAvailability, IdGenerator, UnitOfWorkFactory
+from application.route_cache import RouteCache
+from application.routing import route_payment
+from domain.money import Money
+from domain.routing import GatewayRoute
+from domain.transaction import Transaction, TransactionType
+from domain.user import User
+
+
+class PaymentSteps:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        dispatcher: GatewayDispatcher,
+        availability: GatewayAvailability,
+        clock: Clock,
+        ids: IdGenerator,
+        cache: RouteCache | None = None,
+    ) -> None:
+        self._uow = uow
+        self._dispatcher = dispatcher
+        self._availability = availability
+        self._clock = clock
+        self._ids = ids
+        self._cache = cache
+
+    async def route(
+        self, user_id: int, type: TransactionType, money: Money
+    ) -> tuple[User, list[GatewayRoute]]:
+        """The user and the gateways that may serve this payment, best first."""
+        return await route_payment(self._uow, self._availability, user_id, type, money, self._cache)
+
+    def open(
+        self,
+        type: TransactionType,
+        user: User,
+        money: Money,
+        destination: dict[str, str] | None = None,
+    ) -> Transaction:
+        """A new pending transaction (not yet stored: ``dispatch`` records it)."""
+        return Transaction.create(
+            # Under an Idempotency-Key, the id the key already names (crash safety).
+            transaction_id=take_reserved_id() or self._ids.new_id(),
+            type=type,
+            user_id=user.id,
+            money=money,
+            now=self._clock.now(),
+            destination=destination,
+        )
+
+    async def dispatch(self, tx: Transaction, routes: list[GatewayRoute]) -> Transaction:
+        """Record the intent, then the gateways in order until one takes it."""
+        return await self._dispatcher.dispatch(tx, routes)

@@ -1,18 +1,19 @@
-"""Query: one transaction with its attempts and its history."""
+"""Query: one transaction with its attempts, its history and (a deposit) its refunds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from application.ports import AuditEntry, UnitOfWorkFactory
 from domain.errors import NotFound
-from domain.transaction import Transaction
+from domain.transaction import Transaction, TransactionType
 
 
 @dataclass(frozen=True, slots=True)
 class TransactionDetails:
     transaction: Transaction
     history: list[AuditEntry]
+    refunds: list[Transaction] = field(default_factory=list)  # a deposit's, oldest first
 
 
 class GetTransaction:
@@ -25,4 +26,9 @@ class GetTransaction:
             if tx is None:
                 raise NotFound(f"transaction {transaction_id} does not exist")
             history = await uow.audit.history("transaction", tx.id)
-        return TransactionDetails(tx, history)
+            refunds = (
+                await uow.transactions.refunds_of(tx.id)
+                if tx.type is TransactionType.DEPOSIT
+                else []
+            )
+        return TransactionDetails(tx, history, refunds)

@@ -50,6 +50,18 @@ class IllegalTransition(PaymentError):
     code = "illegal-transition"
 
 
+class NotRefundable(IllegalTransition):
+    """Only a completed deposit can be refunded (domain/refunds.py)."""
+
+    code = "not-refundable"
+
+
+class RefundExceedsPayment(InvalidInput):
+    """The refund asks for more than is left of the deposit to refund."""
+
+    code = "refund-exceeds-payment"
+
+
 class NotFound(PaymentError):
     code = "not-found"
 

@@ -111,6 +111,30 @@ JOURNAL_RULES: tuple[JournalRule, ...] = (
         AccountKind.EXTERNAL,
         AccountKind.AVAILABLE,
     ),
+    # A refund gives back money the deposit credited: held first like a
+    # withdrawal (refused when the user already spent it), paid back to the
+    # gateway on its confirmation, released when it fails.
+    JournalRule(
+        "refund.hold",
+        TransactionType.REFUND,
+        TransactionStatus.PENDING,
+        AccountKind.AVAILABLE,
+        AccountKind.HELD,
+    ),
+    JournalRule(
+        "refund.payout",
+        TransactionType.REFUND,
+        TransactionStatus.COMPLETED,
+        AccountKind.HELD,
+        AccountKind.EXTERNAL,
+    ),
+    JournalRule(
+        "refund.release",
+        TransactionType.REFUND,
+        TransactionStatus.FAILED,
+        AccountKind.HELD,
+        AccountKind.AVAILABLE,
+    ),
 )
 
 

@@ -1,4 +1,4 @@
-"""The Transaction aggregate: one deposit or withdrawal and its gateway attempts.
+"""The Transaction aggregate: one deposit, withdrawal or refund and its gateway attempts.
 
 States: pending -> processing -> completed | failed, and pending -> failed when
 no gateway accepts. Terminal states never change. Each transition bumps
@@ -55,6 +55,7 @@ class Transaction:
     # Where a withdrawal pays out to (IBAN, card token, wallet...): sensitive,
     # encrypted at rest by the repository, never logged or published.
     destination: dict[str, str] | None = field(default=None, repr=False)
+    parent_transaction_id: str | None = None  # a refund's deposit (domain/refunds.py)
     attempts: list[Attempt] = field(default_factory=list)
     events: list[TransactionEvent] = field(default_factory=list)
     # The version last read from or written to storage (0: never stored); the
@@ -74,9 +75,13 @@ class Transaction:
         money: Money,
         now: datetime,
         destination: dict[str, str] | None = None,
+        parent_transaction_id: str | None = None,
+        message: str = "Transaction created",
     ) -> Transaction:
         if destination is not None and type is not TransactionType.WITHDRAWAL:
             raise InvalidInput("only withdrawals have a destination")
+        if (parent_transaction_id is not None) != (type is TransactionType.REFUND):
+            raise InvalidInput("a refund, and only a refund, has a parent transaction")
         tx = cls(
             id=transaction_id,
             type=type,
@@ -86,8 +91,9 @@ class Transaction:
             version=1,
             created_at=now,
             updated_at=now,
-            message="Transaction created",
+            message=message,
             destination=destination,
+            parent_transaction_id=parent_transaction_id,
         )
         tx._record("transaction.created", now)
         return tx
@@ -139,11 +145,8 @@ class Transaction:
         return at_gateway[-1] if at_gateway else None
 
     def current_attempt(self) -> Attempt | None:
-        """The attempt whose outcome decides the transaction.
-
-        The last one at the gateway that accepted it; before an acceptance is
-        recorded (its answer may still be on the way), the last one asked.
-        """
+        # Before an acceptance is recorded its answer may still be on the way.
+        """The attempt that decides: the last at the accepting gateway, else the last asked."""
         accepted = self.attempt_at_gateway()
         if accepted is not None:
             return accepted
@@ -180,10 +183,7 @@ class Transaction:
         message: str,
         now: datetime,
     ) -> None:
-        """A gateway took the payment (or may have); the final outcome comes later.
-
-        ``reference_id`` is None when the answer was lost (ambiguous withdrawal).
-        """
+        """A gateway took it (or may have: ``reference_id`` None, answer lost); final later."""
         self._move(TransactionStatus.PROCESSING, now, message)
         self.gateway_id = gateway_id
         self.reference_id = reference_id
@@ -281,12 +281,11 @@ class Transaction:
         return [self.attempts[n - 1] for n in sorted(numbers)]
 
     @property
-    def is_new(self) -> bool:
-        """Never stored yet: the unit of work inserts it instead of updating."""
+    def is_new(self) -> bool:  # never stored yet: the unit of work inserts it
         return self.loaded_version == 0
 
     def snapshot(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "type": self.type.value,
             "status": self.status.value,
             "user_id": self.user_id,
@@ -296,3 +295,6 @@ class Transaction:
             "reference_id": self.reference_id,
             "message": self.message,
         }
+        if self.parent_transaction_id is not None:
+            data["parent_transaction_id"] = self.parent_transaction_id
+        return data

@@ -15,6 +15,7 @@ from typing import Any, Literal
 class TransactionType(StrEnum):
     DEPOSIT = "deposit"
     WITHDRAWAL = "withdrawal"
+    REFUND = "refund"  # money back to a completed deposit's payer (domain/refunds.py)
 
 
 class TransactionStatus(StrEnum):

@@ -21,7 +21,11 @@ from adapters.postgres.routing_changes import RoutingChangeListener
 from adapters.postgres.session_revocations import PostgresSessionRevocations
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.postgres.verification.invariants import PostgresInvariants
+from adapters.postgres.webhooks_endpoints import PostgresWebhookEndpoints
+from adapters.postgres.webhooks_queue import PostgresWebhookQueue
 from adapters.system import SystemClock, UuidV7Generator
+from adapters.webhooks.sender import HttpWebhookSender, webhook_client_resource
+from adapters.webhooks.targets import ResolvingWebhookTargets
 from application.apply_callback import ApplyCallbacks, RetryPolicy
 from application.country_route_order import GetCountryRouteOrder
 from application.country_routing import GetCountryGateways, SetCountryGateways
@@ -38,12 +42,20 @@ from application.list_transactions import ListTransactions
 from application.payment_steps import PaymentSteps
 from application.receive_callback import ReceiveCallback
 from application.reconcile import Reconcile
+from application.refund import Refund
 from application.retry_callbacks import RetryCallbacks
 from application.route_cache import RouteCache
 from application.settle import SettleTransaction
 from application.settlement_backlog import GetSettlementBacklog
 from application.upsert_user import UpsertUser
 from application.verification.check_invariants import CheckInvariants
+from application.webhooks.create_endpoint import CreateWebhookEndpoint
+from application.webhooks.delete_endpoint import DeleteWebhookEndpoint
+from application.webhooks.deliver_due import DeliverDueWebhooks
+from application.webhooks.list_deliveries import ListWebhookDeliveries
+from application.webhooks.list_endpoints import GetWebhookEndpoint, ListWebhookEndpoints
+from application.webhooks.redeliver import RedeliverWebhook
+from application.webhooks.update_endpoint import UpdateWebhookEndpoint
 from application.withdraw import Withdraw
 from entrypoints.gateways import build_health_checker, build_monitors, build_registry
 from entrypoints.key_config import KEY_REFRESH_S, build_keyring
@@ -51,6 +63,7 @@ from entrypoints.messaging import build_consumer, build_verifiers, publisher_res
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 from entrypoints.verification import build_event_stream, build_gateway_ledgers
+from entrypoints.webhook_worker import build_retry_schedule
 
 
 class Container(containers.DeclarativeContainer):
@@ -136,6 +149,7 @@ class Container(containers.DeclarativeContainer):
     )
     deposit = providers.Singleton(Deposit, steps=payment_steps)
     withdraw = providers.Singleton(Withdraw, steps=payment_steps)
+    refund = providers.Singleton(Refund, uow=uow_factory, providers=gateways, clock=clock, ids=ids)
     settle = providers.Factory(SettleTransaction, uow=uow_factory, clock=clock)
     reconcile = providers.Factory(
         Reconcile,
@@ -174,6 +188,57 @@ class Container(containers.DeclarativeContainer):
     )
     key_status = providers.Factory(GetKeyStatus, ciphertexts=key_ciphertexts)
     retire_key = providers.Factory(RetireKey, ciphertexts=key_ciphertexts)
+
+    # Outgoing webhooks: endpoints (admin API), the delivery queue fanned out
+    # by the relay, and the worker that sends it (entrypoints/webhook_worker.py).
+    webhook_client = providers.Resource(
+        webhook_client_resource, timeout_s=settings.provided.webhook_timeout_s
+    )
+    webhook_targets = providers.Singleton(
+        ResolvingWebhookTargets, allow_private=settings.provided.webhook_allow_private
+    )
+    webhook_endpoints = providers.Singleton(PostgresWebhookEndpoints, db_pool, keyring)
+    webhook_queue = providers.Singleton(PostgresWebhookQueue, db_pool, keyring)
+    webhook_sender = providers.Singleton(
+        HttpWebhookSender,
+        webhook_client,
+        webhook_targets,
+        total_timeout_s=settings.provided.webhook_timeout_s,
+    )
+    webhook_schedule = providers.Singleton(build_retry_schedule, settings)
+    create_webhook_endpoint = providers.Factory(
+        CreateWebhookEndpoint,
+        endpoints=webhook_endpoints,
+        targets=webhook_targets,
+        uow=uow_factory,
+        clock=clock,
+        ids=ids,
+    )
+    list_webhook_endpoints = providers.Factory(ListWebhookEndpoints, endpoints=webhook_endpoints)
+    get_webhook_endpoint = providers.Factory(GetWebhookEndpoint, endpoints=webhook_endpoints)
+    update_webhook_endpoint = providers.Factory(
+        UpdateWebhookEndpoint,
+        endpoints=webhook_endpoints,
+        targets=webhook_targets,
+        uow=uow_factory,
+        clock=clock,
+    )
+    delete_webhook_endpoint = providers.Factory(
+        DeleteWebhookEndpoint, endpoints=webhook_endpoints, uow=uow_factory
+    )
+    list_webhook_deliveries = providers.Factory(ListWebhookDeliveries, endpoints=webhook_endpoints)
+    redeliver_webhook = providers.Factory(
+        RedeliverWebhook, endpoints=webhook_endpoints, uow=uow_factory, clock=clock
+    )
+    deliver_webhooks = providers.Singleton(
+        DeliverDueWebhooks,
+        queue=webhook_queue,
+        sender=webhook_sender,
+        clock=clock,
+        schedule=webhook_schedule,
+        timeout_s=settings.provided.webhook_timeout_s,
+        max_endpoints=settings.provided.webhook_max_endpoints,
+    )
 
 
 def make_container(settings: Settings) -> Container:

@@ -1,5 +1,5 @@
 """Background workers: outbox relay, callback consumer, callback retries,
-health checker, reconciler and the idempotency-key purge.
+webhook deliveries, health checker, reconciler and the idempotency-key purge.
 
 ``serve`` runs them beside the API; ``payments worker`` runs them alone (for
 scaling the API and the workers separately). Several worker processes are
@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from adapters.cancellation import checkpoint
 from adapters.observability import (
     OUTBOX_BACKLOG,
     OUTBOX_LAG,
@@ -21,6 +22,7 @@ from adapters.observability import (
 from entrypoints.container import Container
 from entrypoints.http.dependencies import resolve
 from entrypoints.settings import Settings
+from entrypoints.webhook_worker import run_webhook_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,13 @@ async def start_workers(container: Container, settings: Settings) -> list[asynci
     tasks.append(asyncio.create_task(_every(5, refresh_gauges), name="gauges"))
     store = await resolve(container.idempotency_store)
     tasks.append(asyncio.create_task(_every(600, store.purge_expired), name="idempotency-purge"))
+    deliver_webhooks = await resolve(container.deliver_webhooks)
+    tasks.append(
+        asyncio.create_task(
+            run_webhook_deliveries(deliver_webhooks, settings.webhook_poll_s),
+            name="webhook-deliveries",
+        )
+    )
     if settings.health_interval_s > 0:
         checker = await resolve(container.health_checker)
         tasks.append(asyncio.create_task(checker.run_forever(), name="health-checker"))
@@ -73,6 +82,7 @@ async def stop_workers(tasks: list[asyncio.Task[None]]) -> None:
 async def _every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
     """Run ``job`` now and then every ``seconds``, surviving its failures."""
     while True:
+        checkpoint()
         try:
             await job()
         except Exception as exc:  # database down, etc.: try again next round

@@ -134,7 +134,8 @@ def test_a_relay_killed_mid_stream_loses_nothing(
             while (await relay.backlog())[0] and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            # Bounded: a relay that loses its cancellation must fail, not hang.
+            await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 15)
             await publisher.aclose()
             assert (await relay.backlog())[0] == 0
         finally:

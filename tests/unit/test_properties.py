@@ -296,6 +296,7 @@ def new_transactions(draw: st.DrawFn) -> Transaction:
         destination={"iban": "DE89370400440532013000"}
         if kind is TransactionType.WITHDRAWAL
         else None,
+        parent_transaction_id="tx-deposit" if kind is TransactionType.REFUND else None,
     )
 
 

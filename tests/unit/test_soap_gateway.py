@@ -478,7 +478,7 @@ def _envelope(inner: str, *, doctype: str = "") -> bytes:
     ("content", "reason"),
     [
         (_envelope("", doctype='<!DOCTYPE x [<!ENTITY a "b">]>'), "DTDs are not accepted"),
-        (_envelope(f'<refund xmlns="{ADYEN_NS}"/>'), "unknown operation 'refund'"),
+        (_envelope(f'<cancel xmlns="{ADYEN_NS}"/>'), "unknown operation 'cancel'"),
         # The right local name in the wrong namespace is not our operation.
         (_envelope('<authorise xmlns="urn:other"/>'), "unknown operation"),
         (_envelope(f'<authorise xmlns="{ADYEN_NS}"><paymentRequest/></authorise>'), "needs a"),

@@ -8,6 +8,11 @@ call carries the merchant credential as ``Authorization: Bearer <key>``
 2xx answers ``{"id","status","redirect_url"?}``, refusals answer
 ``{"error": {"code","message"}}`` with a 4xx status.
 
+Refunds: ``POST {base}/refunds`` with the same headers and body
+``{"reference","transaction_id","payment_id","amount","currency"}``
+(``payment_id``: the PSP's id of the deposit given back), answered like a
+payment; the refund then has its own ``id``, status inquiry and callback.
+
 Status inquiry: ``GET {base}/payments/{reference}`` (reference URL-quoted)
 answers 200 ``{"id","reference","status","amount","currency",...}`` with
 ``status`` one of processing|completed|failed and ``amount`` a decimal string,
@@ -31,7 +36,7 @@ from application.ports import (
 )
 from domain.errors import InvalidInput
 from domain.money import Money
-from domain.transaction import AttemptOutcome
+from domain.transaction import AttemptOutcome, TransactionType
 
 log = logging.getLogger(__name__)
 
@@ -89,17 +94,10 @@ class JsonGatewayProvider:
         self._auth = {"Authorization": f"Bearer {merchant_key}"} if merchant_key else {}
 
     async def submit(self, instruction: PaymentInstruction) -> GatewayResult:
-        body = {
-            "reference": instruction.reference,
-            "transaction_id": instruction.transaction_id,
-            "type": instruction.type.value,
-            "amount": instruction.amount,
-            "currency": instruction.currency,
-            "user_id": instruction.user_id,
-        }
+        path, body = _request(instruction)
         try:
             response = await self._client.post(
-                f"{self._base_url}/payments",
+                f"{self._base_url}/{path}",
                 content=msgspec.json.encode(body),
                 headers={
                     **self._auth,
@@ -174,6 +172,26 @@ class JsonGatewayProvider:
         except msgspec.DecodeError:
             error = _ErrorBody(code=f"http_{response.status_code}", message=response.reason_phrase)
         return GatewayResult(outcome=outcome, error_code=error.code, message=error.message)
+
+
+def _request(instruction: PaymentInstruction) -> tuple[str, dict[str, object]]:
+    """Where the instruction goes and what it says: a refund, or a payment."""
+    if instruction.type is TransactionType.REFUND:
+        return "refunds", {
+            "reference": instruction.reference,
+            "transaction_id": instruction.transaction_id,
+            "payment_id": instruction.parent_reference,
+            "amount": instruction.amount,
+            "currency": instruction.currency,
+        }
+    return "payments", {
+        "reference": instruction.reference,
+        "transaction_id": instruction.transaction_id,
+        "type": instruction.type.value,
+        "amount": instruction.amount,
+        "currency": instruction.currency,
+        "user_id": instruction.user_id,
+    }
 
 
 def _refusal_code(content: bytes) -> str | None:

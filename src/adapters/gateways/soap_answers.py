@@ -22,11 +22,19 @@ from domain.money import Money
 from domain.transaction import AttemptOutcome, TransactionType
 
 # resultCodes meaning the PSP took the payment (final outcome follows by callback).
+# A modification (refund) answers ``response`` instead of ``resultCode``.
 _ACCEPTED_CODES = frozenset(
-    {"Received", "Authorised", "RedirectShopper", "Pending", "[payout-submit-received]"}
+    {
+        "Received",
+        "Authorised",
+        "RedirectShopper",
+        "Pending",
+        "[payout-submit-received]",
+        "[refund-received]",
+    }
 )
 # resultCodes meaning a definitive business refusal.
-_REFUSED_CODES = frozenset({"Refused", "[payout-submit-refused]"})
+_REFUSED_CODES = frozenset({"Refused", "[payout-submit-refused]", "[refund-refused]"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,8 @@ class SoapOperation:
 OPERATIONS: Mapping[TransactionType, SoapOperation] = {
     TransactionType.DEPOSIT: SoapOperation("authorise", "paymentRequest", "paymentResult"),
     TransactionType.WITHDRAWAL: SoapOperation("submitThirdParty", "payoutRequest", "payoutResult"),
+    # Adyen's refund modification of an authorised payment.
+    TransactionType.REFUND: SoapOperation("refund", "modificationRequest", "refundResult"),
 }
 STATUS_OPERATION = SoapOperation("getPaymentStatus", "statusRequest", "statusResult")
 # The only statuses an inquiry may report; anything else is not a usable answer.
@@ -96,7 +106,7 @@ def _fault_result(body: dict[str, Any] | None) -> GatewayResult | None:
 
 def _result_from_body(body: dict[str, Any] | None, operation: SoapOperation) -> GatewayResult:
     result = child(child(body, f"{operation.name}Response"), operation.result)
-    result_code = text(child(result, "resultCode"))
+    result_code = text(child(result, "resultCode")) or text(child(result, "response"))
     psp_reference = text(child(result, "pspReference"))
     if result_code in _REFUSED_CODES:
         reason = text(child(result, "refusalReason")) or "Refused"

@@ -19,6 +19,9 @@ _SETTLING = {
     "PAYOUT_DECLINE": "failed",
     "PAYOUT_EXPIRE": "failed",
     "CANCELLATION": "failed",
+    # A refund's own notification: pspReference is the refund's, success decides.
+    "REFUND": None,
+    "REFUND_FAILED": "failed",
 }
 
 

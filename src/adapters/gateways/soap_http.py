@@ -6,7 +6,10 @@ Wire format (served by the sandbox under ``/sandbox/{gateway_id}/soap``):
 merchant credential ``X-API-Key: <key>`` (``PAYMENTS_GATEWAY_KEY_<ID>``, where
 Adyen takes its API key; sent on inquiries too), and a SOAP
 1.1 envelope whose body holds ``authorise/paymentRequest`` (deposits) or
-``submitThirdParty/payoutRequest`` (withdrawals), in the namespace
+``submitThirdParty/payoutRequest`` (withdrawals) or Adyen's ``refund``
+modification ``refund/modificationRequest`` (refunds: ``originalReference``
+is the deposit's ``pspReference``, ``modificationAmount`` the amount; the
+answer's ``refundResult/response`` is ``[refund-received]``), in the namespace
 ``http://payment.services.adyen.com``::
 
     <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
@@ -63,6 +66,7 @@ from application.ports import (
     GatewayUnreachable,
     PaymentInstruction,
 )
+from domain.transaction import TransactionType
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +145,23 @@ def _envelope(
     instruction: PaymentInstruction, operation: SoapOperation, merchant_account: str
 ) -> bytes:
     """The SOAP 1.1 request envelope for one payment instruction."""
+    amount = {"currency": instruction.currency, "value": str(instruction.amount_minor)}
+    additional = {"entry": [{"key": TRANSACTION_ID_KEY, "value": instruction.transaction_id}]}
+    if instruction.type is TransactionType.REFUND:
+        refund: dict[str, Any] = {
+            "merchantAccount": merchant_account,
+            "modificationAmount": amount,
+            "originalReference": instruction.parent_reference or "",
+            "reference": instruction.reference,
+            "additionalData": additional,
+        }
+        return _soap_request(operation, refund)
     body: dict[str, Any] = {
-        "amount": {"currency": instruction.currency, "value": str(instruction.amount_minor)},
+        "amount": amount,
         "merchantAccount": merchant_account,
         "reference": instruction.reference,
         "shopperReference": str(instruction.user_id),
-        "additionalData": {
-            "entry": [{"key": TRANSACTION_ID_KEY, "value": instruction.transaction_id}]
-        },
+        "additionalData": additional,
     }
     return _soap_request(operation, body)
 

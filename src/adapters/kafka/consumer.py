@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from adapters.cancellation import checkpoint
 from adapters.messages import CALLBACKS_TOPIC, callback_from_envelope
 from adapters.observability import callback_applied
 from application.ports import GatewayCallback
@@ -50,6 +51,7 @@ class CallbackConsumer:
 
     async def run_forever(self) -> None:
         while True:
+            checkpoint()
             consumer = AIOKafkaConsumer(
                 self._topic,
                 bootstrap_servers=self._bootstrap,
@@ -70,6 +72,7 @@ class CallbackConsumer:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
+            checkpoint()
             batches = await consumer.getmany(timeout_ms=1000, max_records=self._max_records)
             records = [record for rs in batches.values() for record in rs]
             if not records:
@@ -92,6 +95,7 @@ class CallbackConsumer:
             except (ValueError, KeyError, TypeError):
                 log.error("skipping unreadable message at %s:%s", record.partition, record.offset)
         while True:
+            checkpoint()
             try:
                 results = await self._handler([cb for cb, _ in callbacks])
                 break

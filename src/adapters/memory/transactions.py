@@ -90,5 +90,16 @@ class MemoryTransactionRepository:
         ]
         return sorted(rows, key=lambda t: t.updated_at)[:limit]
 
+    async def refunds_of(self, deposit_id: str) -> builtins.list[Transaction]:
+        ids = [
+            t.id
+            for t in sorted(self._staged.store.transactions.values(), key=lambda t: t.created_at)
+            if t.parent_transaction_id == deposit_id
+        ]
+        staged = self._staged.transactions.values()
+        ids += [t.id for t in staged if t.parent_transaction_id == deposit_id and t.id not in ids]
+        found = await self.get_many(ids)
+        return list(found.values())
+
     async def mark_reconciled(self, transaction_id: str, attempt_numbers: Sequence[int]) -> None:
         self._staged.reconciled |= {(transaction_id, n) for n in attempt_numbers}

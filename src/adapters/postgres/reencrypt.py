@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.crypto.keyring import VERSION, Keyring, KeyringError
 from adapters.postgres.inbox import inbox_aad
+from adapters.postgres.webhooks_endpoints import secret_aad
 from adapters.postgres.write_path import destination_aad
 
 # A full pass that rewrote nothing while rows remain means a transaction
@@ -59,6 +60,13 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
         "body_enc",
         lambda row: inbox_aad(row["gateway_id"], row["event_id"]),
         ("gateway_id", "event_id"),
+    ),
+    EncryptedColumn(
+        "webhook_endpoints",
+        "id",
+        "secret_enc",
+        lambda row: secret_aad(str(row["id"])),
+        ("id",),
     ),
 )
 

@@ -21,8 +21,10 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.cancellation import checkpoint
 from adapters.observability import OUTBOX_PUBLISHED
 from adapters.postgres.session import Session
+from adapters.postgres.webhooks_fanout import FAN_OUT
 from application.ports import MessagePublisher, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,10 @@ class OutboxRelay:
                         for row in rows
                     ]
                 )
-                session.queue(MARK_PUBLISHED, {"ids": [row["id"] for row in rows]})
+                ids = [row["id"] for row in rows]
+                session.queue(MARK_PUBLISHED, {"ids": ids})
+                # Webhook deliveries for the same events, in the same transaction.
+                session.queue(FAN_OUT, {"ids": ids})
                 await session.commit()
             finally:
                 await session.rollback()  # a no-op after commit
@@ -119,6 +124,7 @@ class OutboxRelay:
 
     async def run_forever(self) -> None:
         while True:
+            checkpoint()
             try:
                 await self._lead()
             except asyncio.CancelledError:
@@ -136,6 +142,7 @@ class OutboxRelay:
             log.info("outbox relay is the leader")
             await listen.execute(f"LISTEN {CHANNEL}")
             while True:
+                checkpoint()
                 if await self.drain_once() >= self._batch_size:
                     continue  # more is waiting: no need to sleep
                 woken = False
@@ -149,6 +156,7 @@ class OutboxRelay:
 
     async def _wait_for_lock(self, conn: psycopg.AsyncConnection[Any]) -> None:
         while True:
+            checkpoint()
             if await self._try_lock(conn):
                 return
             await asyncio.sleep(self._poll_s)

@@ -34,7 +34,8 @@ from domain.transaction import (
 
 SELECT_MANY = """
 SELECT id, type, status, user_id, amount_minor, currency, gateway_id, reference_id,
-       redirect_url, message, version, created_at, updated_at, destination_enc
+       redirect_url, message, version, created_at, updated_at, destination_enc,
+       parent_transaction_id
 FROM transactions
 WHERE id = ANY(%(ids)s)
 ORDER BY id
@@ -53,7 +54,7 @@ ORDER BY transaction_id, attempt_no
 # ..." so each combination gets a plan that uses its own index.
 LIST_BASE = """
 SELECT id, type, status, user_id, amount_minor, currency, gateway_id, reference_id,
-       redirect_url, message, version, created_at, updated_at
+       redirect_url, message, version, created_at, updated_at, parent_transaction_id
 FROM transactions
 WHERE {filters}
 """
@@ -81,6 +82,10 @@ WHERE t.status IN ('completed', 'failed')
   AND a.outcome IN ('ambiguous', 'in_flight') AND a.reconciled_at IS NULL
 ORDER BY t.updated_at
 LIMIT %(limit)s
+"""
+
+REFUND_IDS = """
+SELECT id FROM transactions WHERE parent_transaction_id = %(parent)s ORDER BY created_at, id
 """
 
 MARK_RECONCILED = """
@@ -184,6 +189,12 @@ class PostgresTransactionRepository:
             {"before": updated_before, "after": updated_after, "limit": limit},
         )
 
+    async def refunds_of(self, deposit_id: str) -> builtins.list[Transaction]:
+        parent = _parse_uuid(deposit_id)
+        if parent is None:
+            return []
+        return await self._by_ids(REFUND_IDS, {"parent": parent})
+
     async def mark_reconciled(self, transaction_id: str, attempt_numbers: Sequence[int]) -> None:
         self._session.queue(
             MARK_RECONCILED, {"id": transaction_id, "numbers": builtins.list(attempt_numbers)}
@@ -218,6 +229,10 @@ def _parse_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+def _text_or_none(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _utc(value: datetime) -> datetime:
     # The session time zone is the server's; the domain speaks UTC.
     return value.astimezone(UTC)
@@ -250,6 +265,7 @@ def _transaction(row: dict[str, Any], attempts: builtins.list[Attempt]) -> Trans
         reference_id=row["reference_id"],
         redirect_url=row["redirect_url"],
         message=row["message"],
+        parent_transaction_id=_text_or_none(row.get("parent_transaction_id")),
         attempts=attempts,
         loaded_version=row["version"],
     )

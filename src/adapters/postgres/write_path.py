@@ -34,12 +34,13 @@ from domain.transaction import Attempt, Transaction, TransactionEvent
 INSERT_TRANSACTIONS = """inserted AS (
     INSERT INTO transactions (
         id, type, status, user_id, amount_minor, currency, gateway_id, reference_id,
-        redirect_url, message, version, created_at, updated_at, destination_enc)
+        redirect_url, message, version, created_at, updated_at, destination_enc,
+        parent_transaction_id)
     SELECT * FROM jsonb_to_recordset(%(inserted)s::jsonb) AS r(
         id uuid, type text, status text, user_id bigint, amount_minor bigint,
         currency text, gateway_id text, reference_id text, redirect_url text,
         message text, version integer, created_at timestamptz, updated_at timestamptz,
-        destination_enc text)
+        destination_enc text, parent_transaction_id uuid)
 )"""
 
 # Only what may change after creation; the WHERE clause is the optimistic lock
@@ -164,6 +165,7 @@ def _inserted(tx: Transaction, keyring: Keyring) -> dict[str, Any]:
         "created_at": tx.created_at,
         "updated_at": tx.updated_at,
         "destination_enc": destination,
+        "parent_transaction_id": tx.parent_transaction_id,
     }
 
 

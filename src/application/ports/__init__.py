@@ -9,7 +9,8 @@ here, so ``from application.ports import X`` is the way to import them:
 - ``callbacks``, ``outbox``: gateway callbacks in, messages out;
 - ``audit``: the audit trail and reconciliation issues;
 - ``gateways``: payment providers and what we know of them;
-- ``idempotency``, ``sessions``, ``clock``: keys, logged-out sessions, time and ids.
+- ``idempotency``, ``sessions``, ``clock``: keys, logged-out sessions, time and ids;
+- ``webhooks``: the platforms' endpoints, the delivery queue, the sender.
 """
 
 from application.ports.audit import AuditEntry, AuditLog, IssueLog, ReconciliationIssue
@@ -41,6 +42,19 @@ from application.ports.sessions import SessionRevocations
 from application.ports.transactions import PageCursor, TransactionRepository
 from application.ports.unit_of_work import Database, UnitOfWork, UnitOfWorkFactory
 from application.ports.users import UserRepository
+from application.ports.webhooks import (
+    ClaimedEndpoint,
+    DeliveryOutcome,
+    DeliveryRecord,
+    DueDelivery,
+    EndpointChanges,
+    SendResult,
+    WebhookEndpoint,
+    WebhookEndpoints,
+    WebhookQueue,
+    WebhookSender,
+    WebhookTargets,
+)
 
 __all__ = [
     "AuditEntry",
@@ -49,8 +63,13 @@ __all__ = [
     "CallbackVerifier",
     "CallbackVerifiers",
     "Claim",
+    "ClaimedEndpoint",
     "Clock",
     "Database",
+    "DeliveryOutcome",
+    "DeliveryRecord",
+    "DueDelivery",
+    "EndpointChanges",
     "EventOutbox",
     "GatewayAvailability",
     "GatewayCallback",
@@ -74,6 +93,7 @@ __all__ = [
     "ProviderRegistry",
     "ReconciliationIssue",
     "RoutingRepository",
+    "SendResult",
     "SessionRevocations",
     "SettlementBacklog",
     "StoredResponse",
@@ -81,4 +101,9 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
+    "WebhookEndpoint",
+    "WebhookEndpoints",
+    "WebhookQueue",
+    "WebhookSender",
+    "WebhookTargets",
 ]

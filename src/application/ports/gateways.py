@@ -19,6 +19,8 @@ class PaymentInstruction:
     amount: str  # exact decimal string in the currency's precision
     amount_minor: int
     currency: str
+    # Refunds: the gateway's own reference of the payment given back.
+    parent_reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

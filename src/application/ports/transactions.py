@@ -62,5 +62,8 @@ class TransactionRepository(Protocol):
     ) -> builtins.list[Transaction]:
         """Terminal transactions with an ambiguous or in-flight attempt nobody checked yet."""
 
+    async def refunds_of(self, deposit_id: str) -> builtins.list[Transaction]:
+        """Every refund of the deposit, oldest first, tracked like ``get``."""
+
     async def mark_reconciled(self, transaction_id: str, attempt_numbers: Sequence[int]) -> None:
         """Remember that these attempts were checked with their gateway."""

@@ -13,11 +13,15 @@ DATABASE_INVARIANTS: Mapping[str, str] = {
     "ledger.money_conserved": "per currency, user balances plus the external account's "
     "postings sum to zero",
     "ledger.held_matches_open_withdrawals": "held balance per (user, currency) is the sum of "
-    "withdrawals still pending or processing",
+    "withdrawals and refunds still pending or processing",
     "ledger.deposit_journals": "a completed deposit has exactly one deposit.credit journal, "
     "any other deposit none",
     "ledger.withdrawal_journals": "a withdrawal has hold+payout when completed, hold+release "
     "when failed, only hold while open",
+    "ledger.refund_journals": "a refund has hold+payout when completed, hold+release when "
+    "failed, only hold while open",
+    "refunds.within_deposit": "a refund belongs to a completed deposit of the same user and "
+    "currency, and the deposit's refunds not failed sum to at most its amount",
     "outbox.lifecycle_events": "a transaction at version N has lifecycle events 1..N in the "
     "outbox, each exactly once, created first and its current state last",
     "attempts.unique_reference": "no two gateway attempts share an idempotency reference",

@@ -21,8 +21,10 @@ from entrypoints.http.controllers.callbacks import CallbackController
 from entrypoints.http.controllers.gateways import GatewayController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.reconciliation import ReconciliationController
+from entrypoints.http.controllers.refunds import RefundController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
+from entrypoints.http.controllers.webhooks import WebhookController
 from entrypoints.http.dashboard import dashboard_router, template_config
 from entrypoints.http.dependencies import DEPENDENCIES, resolve
 from entrypoints.http.idempotency import idempotency_middleware
@@ -88,10 +90,12 @@ def create_app(
     route_handlers: list[type | Router] = [
         HealthController,
         TransactionController,
+        RefundController,
         UserController,
         GatewayController,
         CallbackController,
         ReconciliationController,
+        WebhookController,
         MetricsController,
         dashboard_router(settings),  # operator pages at /dashboard, outside the OpenAPI schema
         swagger_assets_router(),  # Swagger UI's scripts, from a package (no CDN)

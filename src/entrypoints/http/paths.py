@@ -7,6 +7,8 @@ by path; those sets are written here once.
 
 from __future__ import annotations
 
+import re
+
 # The routes that move money: idempotency keys, XML, their own admission cap.
 PAYMENTS = frozenset({"/deposit", "/withdrawal"})
 # Gateway callbacks: ``/callback/{gateway_id}``.
@@ -17,8 +19,12 @@ NOT_API = ("/dashboard", "/sandbox")
 INFRASTRUCTURE = ("/health", "/ready", "/metrics", "/schema")
 
 
+# Refunds move money too: ``/transactions/{id}/refunds``.
+_REFUNDS = re.compile(r"/transactions/[^/]+/refunds/?")
+
+
 def is_payment(path: str) -> bool:
-    return path in PAYMENTS
+    return path in PAYMENTS or _REFUNDS.fullmatch(path) is not None
 
 
 def is_callback(path: str) -> bool:

@@ -12,7 +12,8 @@ from application.gateway_admin import GatewayView
 from application.get_transaction import TransactionDetails
 from domain.ledger import Balance
 from domain.money import Money
-from domain.transaction import Attempt, Transaction
+from domain.refunds import refunded_minor
+from domain.transaction import Attempt, Transaction, TransactionType
 from entrypoints.http.strict_json import Amount
 
 UserId = Annotated[
@@ -20,7 +21,7 @@ UserId = Annotated[
 ]
 
 # What entrypoints.http.strict_json.Amount accepts, for the OpenAPI document.
-_AMOUNT_SCHEMA = {
+AMOUNT_SCHEMA = {
     "one_of": [
         Schema(type=OpenAPIType.STRING, pattern=r"^[0-9]+(\.[0-9]+)?$"),
         Schema(type=OpenAPIType.NUMBER, description="read exactly; no exponent"),
@@ -38,7 +39,7 @@ class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
             description="Exact decimal amount: a string of ASCII digits with at most one "
             '"." (no sign, spaces, underscores or exponent), or a JSON number',
             examples=["100.00"],
-            extra_json_schema={"extra": _AMOUNT_SCHEMA},
+            extra_json_schema={"extra": AMOUNT_SCHEMA},
         ),
     ]
     currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3, examples=["USD"])]
@@ -79,7 +80,7 @@ class TransactionOut(msgspec.Struct):
     """A deposit or withdrawal as the platform sees it."""
 
     transaction_id: Annotated[str, _ex("Our id (UUIDv7)", "01a22549-51c9-7665-8c91-cf11e5775a5b")]
-    type: Annotated[str, _ex("deposit or withdrawal", "deposit")]
+    type: Annotated[str, _ex("deposit, withdrawal or refund", "deposit")]
     status: Annotated[str, _ex("pending, processing, completed or failed", "processing")]
     user_id: Annotated[int, _ex("The platform's user", 1)]
     amount: Annotated[str, _ex("Exact decimal in the currency's precision", "100.00")]
@@ -97,6 +98,7 @@ class TransactionOut(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     version: Annotated[int, _ex("Bumped by every state change; events carry it", 2)]
+    parent_transaction_id: Annotated[str | None, _ex("A refund's deposit", None)] = None
 
 
 class HistoryOut(msgspec.Struct):
@@ -111,6 +113,9 @@ class HistoryOut(msgspec.Struct):
 class TransactionDetailOut(TransactionOut):
     attempts: list[AttemptOut] = msgspec.field(default_factory=list)
     history: list[HistoryOut] = msgspec.field(default_factory=list)
+    # Deposits only (else null): their refunds, and what the completed ones gave back.
+    refunds: list[TransactionOut] | None = None
+    refunded_amount: Annotated[str | None, _ex("Completed refunds' total", "25.00")] = None
 
 
 class TransactionPageOut(msgspec.Struct):
@@ -144,6 +149,7 @@ def _fields(tx: Transaction) -> dict[str, object]:
         "created_at": tx.created_at,
         "updated_at": tx.updated_at,
         "version": tx.version,
+        "parent_transaction_id": tx.parent_transaction_id,
     }
 
 
@@ -180,7 +186,16 @@ def transaction_detail_out(details: TransactionDetails) -> TransactionDetailOut:
             )
             for e in details.history
         ],
+        **refunds_out(details),  # type: ignore[arg-type]
     )
+
+
+def refunds_out(details: TransactionDetails) -> dict[str, object]:
+    tx = details.transaction
+    if tx.type is not TransactionType.DEPOSIT:
+        return {}
+    refunded = Money.format_minor(refunded_minor(details.refunds), tx.money.currency.code)
+    return {"refunds": [transaction_out(r) for r in details.refunds], "refunded_amount": refunded}
 
 
 class BalanceOut(msgspec.Struct):

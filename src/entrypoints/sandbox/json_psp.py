@@ -1,7 +1,7 @@
 """The JSON family's simulated PSP (Stripe/PayPal-like), under ``/sandbox/{gateway_id}``.
 
 It answers like a Stripe/PayPal-style REST API. Its gateway-side routes
-(``/payments``, ``/payments/{reference}``) serve only the gateway's merchant:
+(``/payments``, ``/refunds``, ``/payments/{reference}``) serve only the gateway's merchant:
 ``Authorization: Bearer <PAYMENTS_GATEWAY_KEY_<ID>>``, else 401 before anything
 is read or recorded (``merchant.py``). Its callbacks are JSON events signed
 Stripe's way in ``X-Signature``.
@@ -25,7 +25,8 @@ from domain.money import Money
 from entrypoints.sandbox.app import HANG_SECONDS, GatewayId, payment_view, reset_midway
 from entrypoints.sandbox.family import SettledPayment, SimulatedFamily
 from entrypoints.sandbox.merchant import MerchantRefused, merchant_guard, refused_json
-from entrypoints.sandbox.psp import Gateways, PaymentOrder, PspGateway
+from entrypoints.sandbox.psp import Behaviour, Gateways, PaymentOrder, PspGateway
+from entrypoints.sandbox.refunds import refundable
 
 
 class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -35,6 +36,14 @@ class PaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
     amount: str
     currency: str
     user_id: int
+
+
+class RefundRequest(msgspec.Struct, forbid_unknown_fields=True):
+    reference: str
+    transaction_id: str
+    payment_id: str  # the PSP's id of the payment given back
+    amount: str
+    currency: str
 
 
 def _problem(status: int, code: str, message: str) -> Response[dict[str, Any]]:
@@ -88,28 +97,43 @@ def json_controller(sandbox: Gateways) -> type[Controller]:
             except InvalidInput as exc:
                 return _problem(422, "invalid_amount", exc.detail)
             key = request.headers.get("idempotency-key", data.reference)
-            existing = gw.find(key)
-            if existing is not None and (existing.amount, existing.currency) != (
-                data.amount,
-                data.currency,
-            ):
-                return _problem(422, "idempotency_mismatch", "Key reused with another payment")
             order = PaymentOrder(
                 key, data.transaction_id, data.type, data.amount, data.currency, data.user_id
             )
-            payment, _ = gw.record(order, behaviour.mode)
-            if behaviour.mode == "timeout":
-                # The payment exists, but the answer never arrives in time.
-                await asyncio.sleep(HANG_SECONDS)
-            body = {
-                "id": payment.psp_id,
-                "status": payment.status,
-                "redirect_url": gw.redirect_url(payment),
-                "message": "Transaction is being processed",
-            }
-            if behaviour.mode == "reset":
-                return reset_midway(msgspec.json.encode(body), "application/json")
-            return Response(body, status_code=201)
+            return await _take(gw, order, behaviour)
+
+        @post(
+            "/refunds",
+            operation_id="sandboxCreateRefund",
+            status_code=201,
+            guards=[merchant_only],
+        )
+        async def create_refund(
+            self,
+            gateway_id: GatewayId,
+            data: JSONBody[RefundRequest],
+            request: Request[Any, Any, Any],
+        ) -> Response[dict[str, Any]]:
+            """JSON PSP: refund (part of) a completed payment, idempotent like payments."""
+            gw = gateway(gateway_id)
+            gw.count_request()
+            behaviour = gw.behaviour.for_request()
+            if behaviour.latency_ms:
+                await asyncio.sleep(behaviour.latency_ms / 1000)
+            if behaviour.mode == "down":
+                return _problem(503, "unavailable", "Gateway is temporarily unavailable")
+            if behaviour.mode == "error":
+                return _problem(500, "internal_error", "Internal gateway error")
+            if behaviour.mode == "decline":
+                return _problem(402, "refund_declined", "The refund was declined")
+            original = refundable(gw, data.payment_id, data.amount, data.currency)
+            if isinstance(original, str):
+                return _problem(422, "payment_not_refundable", original)
+            key = request.headers.get("idempotency-key", data.reference)
+            order = PaymentOrder(
+                key, data.transaction_id, "refund", data.amount, data.currency, original.user_id
+            )
+            return await _take(gw, order, behaviour)
 
         @get("/payments/{reference:str}", operation_id="sandboxGetPayment", guards=[merchant_only])
         async def get_payment(
@@ -133,6 +157,29 @@ def json_controller(sandbox: Gateways) -> type[Controller]:
             return Response(payment_view(payment), status_code=200)
 
     return SandboxJsonController
+
+
+async def _take(gw: PspGateway, order: PaymentOrder, behaviour: Behaviour) -> Response[Any]:
+    """Record the order once per idempotency key and answer as the behaviour says."""
+    existing = gw.find(order.reference)
+    if existing is not None and (existing.amount, existing.currency) != (
+        order.amount,
+        order.currency,
+    ):
+        return _problem(422, "idempotency_mismatch", "Key reused with another payment")
+    payment, _ = gw.record(order, behaviour.mode)
+    if behaviour.mode == "timeout":
+        # The payment exists, but the answer never arrives in time.
+        await asyncio.sleep(HANG_SECONDS)
+    body = {
+        "id": payment.psp_id,
+        "status": payment.status,
+        "redirect_url": gw.redirect_url(payment),
+        "message": "Transaction is being processed",
+    }
+    if behaviour.mode == "reset":
+        return reset_midway(msgspec.json.encode(body), "application/json")
+    return Response(body, status_code=201)
 
 
 def json_callback(settled: SettledPayment) -> tuple[bytes, dict[str, str]]:

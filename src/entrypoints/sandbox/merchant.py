@@ -26,6 +26,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
@@ -61,9 +62,12 @@ def merchant_guard(sandbox: Gateways) -> Guard:
     """
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        gw = sandbox.get(connection.path_params["gateway_id"])
+        gateway_id = connection.path_params["gateway_id"]
+        gw = sandbox.get(gateway_id)
         if gw is None:
-            return  # the handler answers 404 for an unknown gateway
+            # Answered here, before the path and body are validated: a caller
+            # without the key learns nothing but that there is no such PSP.
+            raise NotFoundException(f"no sandbox gateway {gateway_id!r}")
         presented = bearer_key(connection.headers.get("authorization", ""))
         if not is_merchant(gw.merchant_key, presented):
             raise MerchantRefused(REFUSAL)

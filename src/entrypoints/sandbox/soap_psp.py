@@ -2,9 +2,12 @@
 
 One endpoint takes SOAP 1.1 envelopes and dispatches on the operation element
 in the body: ``authorise`` (a deposit, ``paymentRequest``) or
-``submitThirdParty`` (a payout, ``payoutRequest``). It honours the gateway's
-``Behaviour`` like the JSON sandbox (``app.py``) and shares its ledger, so the
-control routes (behaviour, ledger, status inquiry) serve both families.
+``submitThirdParty`` (a payout, ``payoutRequest``) or ``refund`` (a
+modification of a completed deposit, ``modificationRequest``; answered with
+``refundResult/response`` ``[refund-received]``, called back as ``REFUND``).
+It honours the gateway's ``Behaviour`` like the JSON sandbox (``app.py``)
+and shares its ledger, so the control routes (behaviour, ledger, status
+inquiry) serve both families.
 
 ``getPaymentStatus`` (``statusRequest/reference``) is the PSP's status
 inquiry: it answers ``getPaymentStatusResponse/statusResult`` (``pspReference``,
@@ -37,6 +40,7 @@ from entrypoints.sandbox.app import HANG_SECONDS, GatewayId, reset_midway
 from entrypoints.sandbox.family import SettledPayment, SimulatedFamily
 from entrypoints.sandbox.merchant import REFUSAL, is_merchant, soap_credential
 from entrypoints.sandbox.psp import Gateways, PaymentOrder, PspGateway
+from entrypoints.sandbox.refunds import refundable
 from entrypoints.sandbox.soap_wire import (
     MEDIA_TYPE,
     STATUS_OPERATION,
@@ -98,22 +102,28 @@ async def _answer(gw: PspGateway, call: PaymentCall) -> Response[Any]:
     if behaviour.mode == "error":
         return fault("Server", "Internal gateway error", status=500)
     if behaviour.mode == "decline":
-        return result(op, {"resultCode": op.refused, "refusalReason": op.decline_reason})
+        return result(op, {op.code_element: op.refused, "refusalReason": op.decline_reason})
     existing = gw.find(call.key)
     if existing is not None and (existing.amount, existing.currency) != (
         call.amount,
         call.currency,
     ):
-        return result(op, {"resultCode": op.refused, "refusalReason": "Idempotency key reused"})
+        return result(op, {op.code_element: op.refused, "refusalReason": "Idempotency key reused"})
+    user_id = call.user_id
+    if call.original_reference is not None:  # a refund
+        original = refundable(gw, call.original_reference, call.amount, call.currency)
+        if isinstance(original, str):
+            return fault("Client", original, status=422)
+        user_id = original.user_id
     order = PaymentOrder(
-        call.key, call.transaction_id, op.payment_type, call.amount, call.currency, call.user_id
+        call.key, call.transaction_id, op.payment_type, call.amount, call.currency, user_id
     )
     payment, _ = gw.record(order, behaviour.mode)
     if behaviour.mode == "timeout":
         # The payment exists, but the answer never arrives in time. Read at
         # call time (a module global), so tests can shorten the hang.
         await asyncio.sleep(HANG_SECONDS)
-    fields: dict[str, str] = {"pspReference": payment.psp_id, "resultCode": op.received}
+    fields: dict[str, str] = {"pspReference": payment.psp_id, op.code_element: op.received}
     redirect_url = gw.redirect_url(payment)
     if redirect_url is not None:
         fields["redirectUrl"] = redirect_url
@@ -144,6 +154,9 @@ def _status_answer(gw: PspGateway, reference: str) -> Response[bytes]:
     return soap_result(STATUS_OPERATION, STATUS_RESULT, fields)
 
 
+_EVENT_CODES = {"deposit": "AUTHORISATION", "withdrawal": "PAYOUT_THIRDPARTY", "refund": "REFUND"}
+
+
 def soap_callback(settled: SettledPayment) -> tuple[bytes, dict[str, str]]:
     """An Adyen notification for the settled payment, its item signed with the first key."""
     payment = settled.payment
@@ -154,7 +167,7 @@ def soap_callback(settled: SettledPayment) -> tuple[bytes, dict[str, str]]:
         merchant_reference=payment.transaction_id,
         value=Money.parse(payment.amount, payment.currency).minor,
         currency=payment.currency,
-        event_code="AUTHORISATION" if payment.type == "deposit" else "PAYOUT_THIRDPARTY",
+        event_code=_EVENT_CODES[payment.type],
         success=payment.status == "completed",
         reason="" if payment.status == "completed" else "Refused by the issuer",
         event_date=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -39,10 +39,12 @@ class Operation:
     name: str
     request: str
     result: str
-    payment_type: Literal["deposit", "withdrawal"]
+    payment_type: Literal["deposit", "withdrawal", "refund"]
     received: str
     refused: str
     decline_reason: str
+    # The result element naming the outcome: a modification says ``response``.
+    code_element: str = "resultCode"
 
 
 OPERATIONS = {
@@ -66,6 +68,16 @@ OPERATIONS = {
             refused="[payout-submit-refused]",
             decline_reason="Payout refused",
         ),
+        Operation(
+            name="refund",
+            request="modificationRequest",
+            result="refundResult",
+            payment_type="refund",
+            received="[refund-received]",
+            refused="[refund-refused]",
+            decline_reason="Refund refused",
+            code_element="response",
+        ),
     )
 }
 
@@ -80,6 +92,7 @@ class PaymentCall:
     user_id: int
     amount: str  # decimal string in the currency's precision, as the ledger stores it
     currency: str
+    original_reference: str | None = None  # a refund: the pspReference it gives back
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +178,11 @@ def _read_call(name: str, content: Any, idempotency_key: str | None) -> PaymentC
     if not isinstance(request, dict):
         raise ClientFault(f"{name} needs a {operation.request}")
     reference = _required(request, "reference")
-    currency = _required(_child(request, "amount"), "currency")
+    refund = operation.payment_type == "refund"
+    amount_element = _child(request, "modificationAmount" if refund else "amount")
+    currency = _required(amount_element, "currency")
     try:
-        amount = Money.of_minor(_digits(_child(request, "amount"), "value"), currency)
+        amount = Money.of_minor(_digits(amount_element, "value"), currency)
     except InvalidInput as exc:
         raise ClientFault(f"validation: {exc}") from exc
     transaction_id = _additional_data(request).get(TRANSACTION_ID_KEY) or _missing(
@@ -177,9 +192,11 @@ def _read_call(name: str, content: Any, idempotency_key: str | None) -> PaymentC
         operation=operation,
         key=idempotency_key or reference,
         transaction_id=transaction_id,
-        user_id=_digits(request, "shopperReference"),
+        # A modification names no shopper: the PSP knows it from the payment.
+        user_id=0 if refund else _digits(request, "shopperReference"),
         amount=amount.format(),
         currency=currency,
+        original_reference=_required(request, "originalReference") if refund else None,
     )
 
 

@@ -27,6 +27,14 @@ def check_settings(settings: Settings) -> None:
         raise SettingsError("PAYMENTS_IDEMPOTENCY_TTL_H must be at least 24")
     if not 0 < settings.idempotency_lease_s <= 3600:
         raise SettingsError("PAYMENTS_IDEMPOTENCY_LEASE_S must be more than 0 and at most 3600")
+    if settings.webhook_retry_hours <= 0 or settings.webhook_retry_base_s <= 0:
+        raise SettingsError(
+            "PAYMENTS_WEBHOOK_RETRY_HOURS and PAYMENTS_WEBHOOK_RETRY_BASE_S must be more than 0"
+        )
+    if not 0 < settings.webhook_timeout_s <= 60 or settings.webhook_max_endpoints < 1:
+        raise SettingsError(
+            "PAYMENTS_WEBHOOK_TIMEOUT_S must be in (0, 60], PAYMENTS_WEBHOOK_MAX_ENDPOINTS >= 1"
+        )
     if settings.breaker_fail_max < 1:
         raise SettingsError("PAYMENTS_BREAKER_FAIL_MAX must be at least 1")
     if settings.rate_limit_per_s < 0 or settings.rate_limit_burst < 1:

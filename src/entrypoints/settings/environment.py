@@ -103,6 +103,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         settlement_degraded_after_s=_number(env, "PAYMENTS_SETTLEMENT_DEGRADED_AFTER_S", 60.0),
         callback_max_attempts=int(_number(env, "PAYMENTS_CALLBACK_MAX_ATTEMPTS", 5)),
         callback_retry_base_s=_number(env, "PAYMENTS_CALLBACK_RETRY_BASE_S", 1.0),
+        webhook_retry_hours=_number(env, "PAYMENTS_WEBHOOK_RETRY_HOURS", 72.0),
+        webhook_retry_base_s=_number(env, "PAYMENTS_WEBHOOK_RETRY_BASE_S", 10.0),
+        webhook_retry_cap_s=_number(env, "PAYMENTS_WEBHOOK_RETRY_CAP_S", 3600.0),
+        webhook_timeout_s=_number(env, "PAYMENTS_WEBHOOK_TIMEOUT_S", 5.0),
+        webhook_poll_s=_number(env, "PAYMENTS_WEBHOOK_POLL_S", 0.5),
+        webhook_max_endpoints=int(_number(env, "PAYMENTS_WEBHOOK_MAX_ENDPOINTS", 50)),
+        webhook_allow_private=env.get(
+            "PAYMENTS_WEBHOOK_ALLOW_PRIVATE", "1" if database_url is None else "0"
+        )
+        == "1",
         sandbox_callback_url=env.get("PAYMENTS_SANDBOX_CALLBACK_URL") or None,
         gateways=gateways,
         soap_merchant_account=env.get("PAYMENTS_SOAP_MERCHANT_ACCOUNT", "").strip()

@@ -52,6 +52,17 @@ class Settings:
     # A callback whose apply raises is tried this often (with backoff), then quarantined.
     callback_max_attempts: int = 5
     callback_retry_base_s: float = 1.0
+    # Outgoing webhooks: a failed delivery is retried with exponential backoff
+    # (base, cap, jitter) for this long; an endpoint failing that long is disabled.
+    webhook_retry_hours: float = 72.0
+    webhook_retry_base_s: float = 10.0
+    webhook_retry_cap_s: float = 3600.0
+    webhook_timeout_s: float = 5.0  # one attempt, connect to last byte
+    webhook_poll_s: float = 0.5  # how often a worker looks for due deliveries
+    webhook_max_endpoints: int = 50  # endpoints served at once per worker process
+    # Production refuses loopback/private/link-local targets unless this is set;
+    # the embedded default allows them (see adapters/webhooks/targets.py).
+    webhook_allow_private: bool = False
     sandbox_callback_url: str | None = None  # where sandbox PSPs send callbacks
     gateways: tuple[GatewayEndpoint, ...] = ()
     # Our merchant account at SOAP (Adyen-style) gateways: sent with every

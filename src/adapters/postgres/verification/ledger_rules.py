@@ -122,7 +122,8 @@ WITH held AS (
 ), open AS (
     SELECT user_id, currency, sum(amount_minor) AS total, count(*) AS n
     FROM transactions
-    WHERE type = 'withdrawal' AND status IN ('pending', 'processing')
+    -- Refunds hold like withdrawals (domain/ledger.py refund.hold).
+    WHERE type IN ('withdrawal', 'refund') AND status IN ('pending', 'processing')
     GROUP BY user_id, currency
 )
 SELECT coalesce(h.user_id, o.user_id), coalesce(h.currency, o.currency),
@@ -209,7 +210,7 @@ def _held(row: Row) -> Violation:
     return Violation(
         "ledger.held_matches_open_withdrawals",
         f"user {user_id} holds {_amount(held, currency)} but has {open_count} open "
-        f"withdrawal(s) of {_amount(open_total, currency)}",
+        f"withdrawal(s) and refund(s) of {_amount(open_total, currency)}",
     )
 
 

@@ -1,0 +1,183 @@
+"""WebhookEndpoints over PostgreSQL: the endpoints (secret encrypted) and their deliveries."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.crypto.keyring import Keyring
+from application.ports import DeliveryRecord, EndpointChanges, WebhookEndpoint
+
+SELECT_ENDPOINTS = """
+SELECT id, url, events, description, status, created_at, updated_at, failing_since
+FROM webhook_endpoints
+"""
+SELECT_DELIVERIES = """
+SELECT id, endpoint_id, event_id, event_type, attempt, state, status_code,
+    latency_ms, error, attempted_at, next_retry_at, delivered_at
+FROM webhook_deliveries
+"""
+
+INSERT = """
+INSERT INTO webhook_endpoints
+    (id, url, events, description, status, secret_enc, created_at, updated_at)
+VALUES (%(id)s, %(url)s, %(events)s, %(description)s, %(status)s, %(secret_enc)s,
+        %(created_at)s, %(updated_at)s)
+"""
+
+# Re-enabling clears the failure streak, so one more failure does not disable it again.
+UPDATE = """
+UPDATE webhook_endpoints SET
+    url = coalesce(%(url)s, url),
+    events = coalesce(%(events)s, events),
+    description = coalesce(%(description)s, description),
+    failing_since = CASE WHEN %(status)s::text = 'enabled' THEN NULL ELSE failing_since END,
+    status = coalesce(%(status)s, status),
+    updated_at = %(now)s
+WHERE id = %(id)s
+RETURNING id, url, events, description, status, created_at, updated_at, failing_since
+"""
+
+REQUEUE = """
+INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, attempt, due_at, first_try_at)
+SELECT d.endpoint_id, d.event_id, d.event_type,
+       (SELECT max(attempt) + 1 FROM webhook_deliveries x
+        WHERE x.endpoint_id = d.endpoint_id AND x.event_id = d.event_id),
+       %(now)s, %(now)s
+FROM webhook_deliveries d WHERE d.id = %(id)s
+RETURNING id, endpoint_id, event_id, event_type, attempt, state, status_code,
+    latency_ms, error, attempted_at, next_retry_at, delivered_at
+"""
+
+
+def secret_aad(endpoint_id: str) -> bytes:
+    """Binds a secret's ciphertext to its endpoint row."""
+    return f"webhook_endpoints.secret_enc:{endpoint_id}".encode()
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def endpoint_of(row: dict[str, Any]) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=str(row["id"]),
+        url=row["url"],
+        events=tuple(row["events"]),
+        description=row["description"],
+        status=row["status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        failing_since=row["failing_since"],
+    )
+
+
+def delivery_of(row: dict[str, Any]) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row["id"],
+        endpoint_id=str(row["endpoint_id"]),
+        event_id=str(row["event_id"]),
+        type=row["event_type"],
+        attempt=row["attempt"],
+        state=row["state"],
+        status_code=row["status_code"],
+        latency_ms=row["latency_ms"],
+        error=row["error"],
+        attempted_at=row["attempted_at"],
+        next_retry_at=row["next_retry_at"],
+        delivered_at=row["delivered_at"],
+    )
+
+
+class PostgresWebhookEndpoints:
+    """Each call is one short statement on a pooled connection (autocommit)."""
+
+    def __init__(self, pool: AsyncConnectionPool, keyring: Keyring) -> None:
+        self._pool = pool
+        self._keyring = keyring
+
+    async def _rows(self, query: str, params: dict[str, Any]) -> builtins.list[dict[str, Any]]:
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, params)
+            rows = await cur.fetchall() if cur.description else []
+            await conn.commit()
+        return rows
+
+    async def create(self, endpoint: WebhookEndpoint, secret: str) -> None:
+        await self._rows(
+            INSERT,
+            {
+                "id": endpoint.id,
+                "url": endpoint.url,
+                "events": list(endpoint.events),
+                "description": endpoint.description,
+                "status": endpoint.status,
+                "secret_enc": self._keyring.encrypt(secret.encode(), secret_aad(endpoint.id)),
+                "created_at": endpoint.created_at,
+                "updated_at": endpoint.updated_at,
+            },
+        )
+
+    async def list(self) -> builtins.list[WebhookEndpoint]:
+        rows = await self._rows(SELECT_ENDPOINTS + "ORDER BY created_at, id", {})
+        return [endpoint_of(r) for r in rows]
+
+    async def get(self, endpoint_id: str) -> WebhookEndpoint | None:
+        if (key := _uuid(endpoint_id)) is None:
+            return None
+        rows = await self._rows(SELECT_ENDPOINTS + "WHERE id = %(id)s", {"id": key})
+        return endpoint_of(rows[0]) if rows else None
+
+    async def update(
+        self, endpoint_id: str, changes: EndpointChanges, now: datetime
+    ) -> WebhookEndpoint | None:
+        if (key := _uuid(endpoint_id)) is None:
+            return None
+        rows = await self._rows(
+            UPDATE,
+            {
+                "id": key,
+                "url": changes.url,
+                "events": None if changes.events is None else list(changes.events),
+                "description": changes.description,
+                "status": changes.status,
+                "now": now,
+            },
+        )
+        return endpoint_of(rows[0]) if rows else None
+
+    async def delete(self, endpoint_id: str) -> bool:
+        if (key := _uuid(endpoint_id)) is None:
+            return False
+        rows = await self._rows(
+            "DELETE FROM webhook_endpoints WHERE id = %(id)s RETURNING id", {"id": key}
+        )
+        return bool(rows)
+
+    async def deliveries(self, endpoint_id: str, limit: int) -> builtins.list[DeliveryRecord]:
+        if (key := _uuid(endpoint_id)) is None:
+            return []
+        rows = await self._rows(
+            SELECT_DELIVERIES + "WHERE endpoint_id = %(id)s ORDER BY id DESC LIMIT %(limit)s",
+            {"id": key, "limit": limit},
+        )
+        return [delivery_of(r) for r in rows]
+
+    async def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        rows = await self._rows(
+            SELECT_DELIVERIES + "WHERE id = %(id)s",
+            {"id": delivery_id},
+        )
+        return delivery_of(rows[0]) if rows else None
+
+    async def requeue(self, delivery_id: int, now: datetime) -> DeliveryRecord | None:
+        rows = await self._rows(REQUEUE, {"id": delivery_id, "now": now})
+        return delivery_of(rows[0]) if rows else None

@@ -1,0 +1,1 @@
+"""Outgoing webhooks over HTTP: the signed sender and the target guard."""

@@ -82,16 +82,10 @@ def json_controller(sandbox: Gateways) -> type[Controller]:
         ) -> Response[dict[str, Any]]:
             """JSON PSP: create a payment, idempotent on the Idempotency-Key header."""
             gw = gateway(gateway_id)
-            gw.count_request()
-            behaviour = gw.behaviour.for_request()
-            if behaviour.latency_ms:
-                await asyncio.sleep(behaviour.latency_ms / 1000)
-            if behaviour.mode == "down":
-                return _problem(503, "unavailable", "Gateway is temporarily unavailable")
-            if behaviour.mode == "error":
-                return _problem(500, "internal_error", "Internal gateway error")
-            if behaviour.mode == "decline":
-                return _problem(402, "card_declined", "The payment was declined by the issuer")
+            declined = ("card_declined", "The payment was declined by the issuer")
+            behaviour, refusal = await _behave(gw, *declined)
+            if refusal is not None:
+                return refusal
             try:
                 Money.parse(data.amount, data.currency)
             except InvalidInput as exc:
@@ -116,16 +110,9 @@ def json_controller(sandbox: Gateways) -> type[Controller]:
         ) -> Response[dict[str, Any]]:
             """JSON PSP: refund (part of) a completed payment, idempotent like payments."""
             gw = gateway(gateway_id)
-            gw.count_request()
-            behaviour = gw.behaviour.for_request()
-            if behaviour.latency_ms:
-                await asyncio.sleep(behaviour.latency_ms / 1000)
-            if behaviour.mode == "down":
-                return _problem(503, "unavailable", "Gateway is temporarily unavailable")
-            if behaviour.mode == "error":
-                return _problem(500, "internal_error", "Internal gateway error")
-            if behaviour.mode == "decline":
-                return _problem(402, "refund_declined", "The refund was declined")
+            behaviour, refusal = await _behave(gw, "refund_declined", "The refund was declined")
+            if refusal is not None:
+                return refusal
             original = refundable(gw, data.payment_id, data.amount, data.currency)
             if isinstance(original, str):
                 return _problem(422, "payment_not_refundable", original)
@@ -157,6 +144,23 @@ def json_controller(sandbox: Gateways) -> type[Controller]:
             return Response(payment_view(payment), status_code=200)
 
     return SandboxJsonController
+
+
+async def _behave(
+    gw: PspGateway, decline_code: str, decline_message: str
+) -> tuple[Behaviour, Response[dict[str, Any]] | None]:
+    """Count the request and play its behaviour: the refusal to send, if any."""
+    gw.count_request()
+    behaviour = gw.behaviour.for_request()
+    if behaviour.latency_ms:
+        await asyncio.sleep(behaviour.latency_ms / 1000)
+    if behaviour.mode == "down":
+        return behaviour, _problem(503, "unavailable", "Gateway is temporarily unavailable")
+    if behaviour.mode == "error":
+        return behaviour, _problem(500, "internal_error", "Internal gateway error")
+    if behaviour.mode == "decline":
+        return behaviour, _problem(402, decline_code, decline_message)
+    return behaviour, None
 
 
 async def _take(gw: PspGateway, order: PaymentOrder, behaviour: Behaviour) -> Response[Any]:

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import psycopg
 
 from tests.support.api import ADMIN_KEY, CLIENT_KEY, check_invariants, production_env
-from tests.support.server import free_port, wait_healthy
+from tests.support.server import cli_process, free_port
 
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -36,26 +32,6 @@ def environment(database_url: str, api_port: int, sandbox_port: int) -> dict[str
         PAYMENTS_RECONCILE_INTERVAL_S="0.5",
         PAYMENTS_RELAY_POLL_S="0.2",
     )
-
-
-@contextmanager
-def process(
-    args: list[str], env: dict[str, str], log: Path, health: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", *args], env=env, stdout=out, stderr=out
-        )
-    try:
-        wait_healthy(health, proc, log)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def status_of(database_url: str, tx_id: str) -> str:
@@ -83,10 +59,10 @@ def crash_during_call(
     api_url = f"http://127.0.0.1:{api_port}"
     sandbox_url = f"http://127.0.0.1:{sandbox_port}/sandbox"
     sandbox_health = f"{sandbox_url}/paypal/health"
-    with process(
+    with cli_process(
         ["sandbox", "--port", str(sandbox_port)], env, tmp_path / "sandbox.log", sandbox_health
     ):
-        with process(["serve"], env, tmp_path / "api.log", f"{api_url}/health") as api:
+        with cli_process(["serve"], env, tmp_path / "api.log", f"{api_url}/health") as api:
             if before:
                 funding = httpx.post(
                     f"{api_url}/deposit",
@@ -129,7 +105,7 @@ def crash_during_call(
         httpx.put(
             f"{sandbox_url}/paypal/behaviour", json={"mode": "ok"}, headers=ADMIN
         ).raise_for_status()
-        with process(["serve"], env, tmp_path / "api2.log", f"{api_url}/health"):
+        with cli_process(["serve"], env, tmp_path / "api2.log", f"{api_url}/health"):
             deadline = time.monotonic() + 30
             while status_of(database_url, tx_id) in ("pending", "processing"):
                 assert time.monotonic() < deadline, "the reconciler never resolved it"

@@ -12,13 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +25,7 @@ from adapters.postgres.idempotency import PostgresIdempotencyStore
 from adapters.postgres.pool import open_pool
 from application.ports import KeyClaim
 from tests.support.api import ADMIN_KEY, CLIENT_KEY, production_env
-from tests.support.server import free_port, wait_healthy
+from tests.support.server import cli_process, free_port
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 BODY = {"user_id": 1, "amount": "30.00", "currency": "USD"}
@@ -38,24 +34,6 @@ LEASE_S = 1.0
 
 def keyed(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {CLIENT_KEY}", "Idempotency-Key": key}
-
-
-@contextmanager
-def process(args: list[str], env: dict[str, str], log: Path, health: str) -> Iterator[Any]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", *args], env=env, stdout=out, stderr=out
-        )
-    try:
-        wait_healthy(health, proc, log)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 class Service:
@@ -83,12 +61,14 @@ class Service:
     def sandbox_process(self) -> Any:
         port = self.sandbox.rsplit(":", 1)[1].split("/")[0]
         health = f"{self.sandbox}/paypal/health"
-        return process(["sandbox", "--port", port], self.env, self.tmp_path / "sandbox.log", health)
+        return cli_process(
+            ["sandbox", "--port", port], self.env, self.tmp_path / "sandbox.log", health
+        )
 
     def api_process(self) -> Any:
         self.runs += 1
         log = self.tmp_path / f"api{self.runs}.log"
-        return process(["serve"], self.env, log, f"{self.api}/health")
+        return cli_process(["serve"], self.env, log, f"{self.api}/health")
 
     def behave(self, **behaviour: object) -> None:
         url = f"{self.sandbox}/paypal/behaviour"

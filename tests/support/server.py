@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -63,3 +65,24 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, within_s: f
             f"no answer on {url} within {within_s:g} s\n" + log.read_text()[-3000:]
         )
         time.sleep(0.1)
+
+
+@contextmanager
+def cli_process(
+    args: list[str], env: dict[str, str], log: Path, health: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``payments`` command until the block exits (SIGTERM, then kill); waits for ``health``."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli", *args], env=env, stdout=out, stderr=out
+        )
+    try:
+        wait_healthy(health, proc, log)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -34,7 +34,7 @@ def _refuse_doctype(*_args: object) -> None:
     raise _UnsafeXml("DTDs are not accepted")
 
 
-class _SafeExpat:
+class SafeExpat:
     """Stands in for the ``expat`` module so xmltodict's parser refuses DTDs.
 
     ``disable_entities`` only rejects entity declarations; refusing the DOCTYPE
@@ -55,7 +55,7 @@ def parse_soap_body(content: bytes) -> dict[str, Any] | None:
     try:
         document = xmltodict.parse(
             content,
-            expat=_SafeExpat,
+            expat=SafeExpat,
             process_namespaces=True,
             namespaces=_DropNamespaces(),
             disable_entities=True,

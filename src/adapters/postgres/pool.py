@@ -7,8 +7,10 @@ fail fast with ServiceUnavailable instead of hanging until the client gives up.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from domain.errors import ServiceUnavailable
@@ -65,3 +67,14 @@ async def pool_resource(
         yield pool
     finally:
         await pool.close()
+
+
+async def run_on_pool(
+    pool: AsyncConnectionPool, query: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One statement on a pooled connection, committed; its rows as dicts (if any)."""
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall() if cur.description else []
+        await conn.commit()
+    return rows

@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.crypto.keyring import Keyring
+from adapters.postgres.pool import run_on_pool
 from application.ports import DeliveryRecord, EndpointChanges, WebhookEndpoint
 
 SELECT_ENDPOINTS = """
@@ -105,11 +105,7 @@ class PostgresWebhookEndpoints:
         self._keyring = keyring
 
     async def _rows(self, query: str, params: dict[str, Any]) -> builtins.list[dict[str, Any]]:
-        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall() if cur.description else []
-            await conn.commit()
-        return rows
+        return await run_on_pool(self._pool, query, params)
 
     async def create(self, endpoint: WebhookEndpoint, secret: str) -> None:
         await self._rows(

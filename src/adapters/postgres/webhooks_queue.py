@@ -12,10 +12,10 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.crypto.keyring import Keyring
+from adapters.postgres.pool import run_on_pool
 from adapters.postgres.webhooks_endpoints import secret_aad
 from application.ports import ClaimedEndpoint, DeliveryOutcome, DueDelivery
 
@@ -80,11 +80,7 @@ class PostgresWebhookQueue:
         self._keyring = keyring
 
     async def _rows(self, query: str, params: dict[str, Any]) -> builtins.list[dict[str, Any]]:
-        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall() if cur.description else []
-            await conn.commit()
-        return rows
+        return await run_on_pool(self._pool, query, params)
 
     async def claim(
         self, limit: int, lease_s: float, busy: builtins.list[str]

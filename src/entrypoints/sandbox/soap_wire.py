@@ -18,6 +18,7 @@ from xml.parsers import expat
 import xmltodict
 from litestar import Response
 
+from adapters.gateways.soap_xml import SafeExpat, child, text
 from domain.errors import InvalidInput
 from domain.money import Money
 
@@ -107,32 +108,12 @@ class ClientFault(Exception):
 
 
 # -- reading requests -------------------------------------------------------------
-def _refuse_doctype(*_args: object) -> None:
-    raise ClientFault("DTDs are not accepted")
-
-
-class _NoDoctypeExpat:
-    """Stands in for the ``expat`` module so xmltodict's parser refuses any DTD.
-
-    Catching the DOCTYPE in the parser (not by searching the bytes) also
-    covers UTF-16 documents and external DTD references.
-    """
-
-    @staticmethod
-    def ParserCreate(  # mirrors the name xmltodict calls on the expat module
-        encoding: str | None = None, namespace_separator: str | None = None
-    ) -> expat.XMLParserType:
-        parser = expat.ParserCreate(encoding, namespace_separator)
-        parser.StartDoctypeDeclHandler = _refuse_doctype
-        return parser
-
-
 def _parse_operation(raw: bytes) -> tuple[str, Any]:
     """The operation element's local name and content from a SOAP envelope."""
     try:
         document = xmltodict.parse(
             raw,
-            expat=_NoDoctypeExpat,
+            expat=SafeExpat,  # refuses any DTD (XXE, entity expansion)
             process_namespaces=True,
             # Only the two namespaces we serve lose their URI; anything else
             # keeps it and so fails to match, as with a real PSP.
@@ -142,9 +123,9 @@ def _parse_operation(raw: bytes) -> tuple[str, Any]:
         )
     except expat.ExpatError as exc:
         raise ClientFault(f"malformed XML: {exc}") from exc
-    except ValueError as exc:  # xmltodict refuses entity declarations this way
+    except ValueError as exc:  # DTDs and entity declarations are refused this way
         raise ClientFault(str(exc)) from exc
-    body = _child(_child(document, "Envelope"), "Body")
+    body = child(child(document, "Envelope"), "Body")
     if not isinstance(body, dict):
         raise ClientFault("not a SOAP 1.1 envelope")
     elements = [(name, value) for name, value in body.items() if not name.startswith("@")]
@@ -163,7 +144,7 @@ def read_request(raw: bytes, idempotency_key: str | None) -> PaymentCall | Statu
 
 def _read_status_request(content: Any) -> StatusCall:
     """Validate a status inquiry; raises ClientFault when it is unusable."""
-    request = _child(content, STATUS_REQUEST)
+    request = child(content, STATUS_REQUEST)
     if not isinstance(request, dict):
         raise ClientFault(f"{STATUS_OPERATION} needs a {STATUS_REQUEST}")
     return StatusCall(reference=_required(request, "reference"))
@@ -174,12 +155,12 @@ def _read_call(name: str, content: Any, idempotency_key: str | None) -> PaymentC
     operation = OPERATIONS.get(name)
     if operation is None:
         raise ClientFault(f"unknown operation {name!r}")
-    request = _child(content, operation.request)
+    request = child(content, operation.request)
     if not isinstance(request, dict):
         raise ClientFault(f"{name} needs a {operation.request}")
     reference = _required(request, "reference")
     refund = operation.payment_type == "refund"
-    amount_element = _child(request, "modificationAmount" if refund else "amount")
+    amount_element = child(request, "modificationAmount" if refund else "amount")
     currency = _required(amount_element, "currency")
     try:
         amount = Money.of_minor(_digits(amount_element, "value"), currency)
@@ -202,10 +183,10 @@ def _read_call(name: str, content: Any, idempotency_key: str | None) -> PaymentC
 
 def _additional_data(request: dict[str, Any]) -> dict[str, str]:
     """``additionalData`` entries as a plain dict (xmltodict gives a list of entries)."""
-    entries = _child(_child(request, "additionalData"), "entry") or []
+    entries = child(child(request, "additionalData"), "entry") or []
     data: dict[str, str] = {}
     for entry in entries:
-        key, value = _text(_child(entry, "key")), _text(_child(entry, "value"))
+        key, value = text(child(entry, "key")), text(child(entry, "value"))
         if key is not None and value is not None:
             data[key] = value
     return data
@@ -216,29 +197,18 @@ _DIGITS = re.compile(r"[0-9]{1,18}")
 
 def _digits(node: Any, name: str) -> int:
     # int() alone would also take " 12", "+12" and "1_2".
-    text = _required(node, name)
-    if not _DIGITS.fullmatch(text):
+    value = _required(node, name)
+    if not _DIGITS.fullmatch(value):
         raise ClientFault(f"validation: {name} must be a whole number")
-    return int(text)
+    return int(value)
 
 
 def _required(node: Any, name: str) -> str:
-    return _text(_child(node, name)) or _missing(name)
+    return text(child(node, name)) or _missing(name)
 
 
 def _missing(name: str) -> NoReturn:
     raise ClientFault(f"validation: {name} is required")
-
-
-def _child(node: Any, name: str) -> Any:
-    return node.get(name) if isinstance(node, dict) else None
-
-
-def _text(node: Any) -> str | None:
-    """Text of a leaf element, also when it carries attributes (``xsi:type``)."""
-    if isinstance(node, dict):
-        node = node.get("#text")
-    return node if isinstance(node, str) and node else None
 
 
 # -- writing answers ----------------------------------------------------------------

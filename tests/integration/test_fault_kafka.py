@@ -27,23 +27,33 @@ from tests.support.server import free_port
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka-broker"
 
 
+class BrokerStartFailed(RuntimeError):
+    pass
+
+
 class Broker:
     def __init__(self) -> None:
         self.port = free_port()
+        controller = free_port()
+        while controller == self.port:  # two probes can hand out the same port
+            controller = free_port()
         self.data = tempfile.mkdtemp(prefix="fault-kafka-", dir="/tmp")
         self.env = {
             **os.environ,
             "KAFKA_PORT": str(self.port),
-            "KAFKA_CONTROLLER_PORT": str(free_port()),
+            "KAFKA_CONTROLLER_PORT": str(controller),
             "KAFKA_DATA_DIR": self.data,
         }
         self.bootstrap = f"127.0.0.1:{self.port}"
 
     def start(self, keep_data: bool = False) -> None:
         env = {**self.env, "KAFKA_KEEP_DATA": "1" if keep_data else "0"}
-        subprocess.run(
-            [str(SCRIPT), "start"], env=env, check=True, capture_output=True, timeout=120
+        done = subprocess.run(
+            [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=150
         )
+        if done.returncode != 0:
+            # The script's stderr says why (port taken, JVM died, probe timed out, log tail).
+            raise BrokerStartFailed(f"exit {done.returncode}\n{done.stderr[-4000:]}")
 
     def kill(self) -> None:
         pid = int(Path(self.data, "broker.pid").read_text())
@@ -58,12 +68,23 @@ class Broker:
 @pytest.fixture
 def broker(kafka_bootstrap: str) -> Iterator[Broker]:
     # kafka_bootstrap proves a broker can be had here (jars fetched, Java present).
-    b = Broker()
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
+    # A port picked by free_port() can be taken by another process before the JVM
+    # binds it; try fresh ports a few times and say why if all of them fail.
+    failures: list[str] = []
+    for _ in range(3):
+        b = Broker()
+        try:
+            b.start()
+        except (BrokerStartFailed, subprocess.TimeoutExpired) as exc:
+            failures.append(str(exc))
+            b.stop()
+            continue
+        try:
+            yield b
+        finally:
+            b.stop()
+        return
+    pytest.fail("the fault test's own broker did not start:\n" + "\n---\n".join(failures))
 
 
 def backlog(database_url: str) -> int:

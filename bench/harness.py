@@ -50,6 +50,8 @@ class Harness:
             log_level=args.log_level,
             pool_max=args.pool_max,
             service_env=dict(kv.split("=", 1) for kv in args.service_env),
+            webhook_endpoints=args.webhook_endpoints,
+            webhook_hanging=args.webhook_hanging,
         )
         self.steps: list[Step] = []
         self.timestamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

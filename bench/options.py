@@ -83,6 +83,20 @@ def parser() -> argparse.ArgumentParser:
         help="extra PAYMENTS_* setting for the service (repeatable), e.g. "
         "PAYMENTS_MAX_INFLIGHT_PAYMENTS=0",
     )
+    p.add_argument(
+        "--webhook-endpoints",
+        type=int,
+        default=0,
+        metavar="N",
+        help="register N webhook endpoints (all events) on local receivers before the load",
+    )
+    p.add_argument(
+        "--webhook-hanging",
+        type=int,
+        default=0,
+        metavar="K",
+        help="of those, K never answer (each attempt runs into PAYMENTS_WEBHOOK_TIMEOUT_S)",
+    )
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     p.add_argument(
         "--render",

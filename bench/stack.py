@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -51,6 +52,10 @@ class Stack:
     log_level: str = "INFO"
     pool_max: int | None = None
     service_env: dict[str, str] = field(default_factory=dict)
+    # Platforms' webhook endpoints registered before the load (the last
+    # ``webhook_hanging`` of them never answer), served by their own process.
+    webhook_endpoints: int = 0
+    webhook_hanging: int = 0
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="payments-bench-")))
     secrets: Secrets = field(default_factory=Secrets)
 
@@ -64,6 +69,7 @@ class Stack:
     service: subprocess.Popen[bytes] | None = None
     sandbox: subprocess.Popen[bytes] | None = None
     service_tree: ProcessTree | None = None
+    receivers: subprocess.Popen[bytes] | None = None
     sandbox_tree: ProcessTree | None = None
     pg_tree: ProcessTree | None = None
     database_note: str = ""
@@ -84,8 +90,13 @@ class Stack:
         self._start_sandbox(say)
         self._start_service(say)
         self.set_behaviour()
+        if self.webhook_endpoints:
+            self._start_receivers(say)
 
     def stop(self) -> None:
+        if self.receivers is not None and self.receivers.stdin is not None:
+            self.receivers.stdin.close()  # they serve until stdin closes
+            self.receivers.wait(10)
         for proc in (self.service, self.sandbox):
             if proc is not None:
                 stop_process(proc)
@@ -133,6 +144,8 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.webhook_endpoints:
+            env["PAYMENTS_WEBHOOK_ALLOW_PRIVATE"] = "1"  # the receivers listen on loopback
         if self.pool_max is not None:
             env["PAYMENTS_DB_POOL_MAX"] = str(self.pool_max)
         env.update(self.service_env)
@@ -172,6 +185,27 @@ class Stack:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.2)
+
+    def _start_receivers(self, say: Say) -> None:
+        healthy = self.webhook_endpoints - self.webhook_hanging
+        say(f"webhook endpoints: {healthy} answering, {self.webhook_hanging} hanging")
+        cmd = [sys.executable, "-m", "tests.support.webhook_receiver", "--healthy", str(healthy)]
+        self.receivers = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [*cmd, "--hanging", str(self.webhook_hanging)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert self.receivers.stdout is not None
+        urls = json.loads(self.receivers.stdout.readline())
+        for url in [*urls["healthy"], *urls["hanging"]]:
+            status, answer = http(
+                "POST",
+                f"{self.service_url}/webhook-endpoints",
+                {"url": url, "events": ["*"]},
+                token=self.secrets.admin_key,
+            )
+            if status != 201:
+                raise RuntimeError(f"webhook endpoint {url}: {status} {answer}")
 
     @property
     def service_url(self) -> str:

@@ -77,6 +77,21 @@ RECONCILIATION = Counter(
 RECONCILIATION_OPEN_ISSUES = Gauge(
     "payments_reconciliation_open_issues", "Reconciliation findings waiting for a human."
 )
+# Outgoing webhooks, read from the database (adapters/postgres/webhooks_upkeep.py):
+# the same numbers in every process, wherever the deliveries run.
+WEBHOOK_DUE = Gauge("payments_webhook_due", "Webhook deliveries due now, not yet sent.")
+WEBHOOK_RETRYING = Gauge(
+    "payments_webhook_retrying", "Failed webhook deliveries waiting for their next try."
+)
+WEBHOOK_OLDEST_DUE = Gauge(
+    "payments_webhook_oldest_due_seconds", "How long the oldest due webhook delivery has waited."
+)
+WEBHOOK_ENDPOINTS = Gauge(
+    "payments_webhook_endpoints",
+    "Webhook endpoints: enabled, disabled (failed for the whole retry window), "
+    "failing (enabled, inside a failure streak).",
+    ["status"],
+)
 
 _BREAKER = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 _HEALTH = {"healthy": 1.0, "unhealthy": 0.0, "unknown": -1.0}

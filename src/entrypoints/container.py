@@ -23,6 +23,7 @@ from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.postgres.verification.invariants import PostgresInvariants
 from adapters.postgres.webhooks_endpoints import PostgresWebhookEndpoints
 from adapters.postgres.webhooks_queue import PostgresWebhookQueue
+from adapters.postgres.webhooks_upkeep import PostgresWebhookUpkeep
 from adapters.system import SystemClock, UuidV7Generator
 from adapters.webhooks.sender import HttpWebhookSender, webhook_client_resource
 from adapters.webhooks.targets import ResolvingWebhookTargets
@@ -206,6 +207,9 @@ class Container(containers.DeclarativeContainer):
         total_timeout_s=settings.provided.webhook_timeout_s,
     )
     webhook_schedule = providers.Singleton(build_retry_schedule, settings)
+    webhook_upkeep = providers.Singleton(
+        PostgresWebhookUpkeep, db_pool, retention_days=settings.provided.webhook_retention_days
+    )
     create_webhook_endpoint = providers.Factory(
         CreateWebhookEndpoint,
         endpoints=webhook_endpoints,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -126,7 +127,8 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
 
 
 def run_worker(settings: Settings) -> int:
-    settings = prepare(settings)
+    # This process is off the API already: deliveries run on its own loop.
+    settings = dataclasses.replace(prepare(settings), webhook_delivery="inline")
     print(
         f"payments worker: database {redact(settings.database_url or '')}, kafka "
         f"{settings.kafka_bootstrap_servers or 'not configured (in-process dispatch)'}",
@@ -158,7 +160,6 @@ def run_worker(settings: Settings) -> int:
 
 def run_reconcile(settings: Settings) -> int:
     """One reconciliation pass (the sandbox gateways must be reachable to be asked)."""
-    import dataclasses
     import json
 
     settings = prepare(settings)

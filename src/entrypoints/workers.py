@@ -18,10 +18,15 @@ from adapters.observability import (
     OUTBOX_LAG,
     RECONCILIATION,
     RECONCILIATION_OPEN_ISSUES,
+    WEBHOOK_DUE,
+    WEBHOOK_ENDPOINTS,
+    WEBHOOK_OLDEST_DUE,
+    WEBHOOK_RETRYING,
 )
 from entrypoints.container import Container
 from entrypoints.http.dependencies import resolve
 from entrypoints.settings import Settings
+from entrypoints.webhook_process import WebhookProcess
 from entrypoints.webhook_worker import run_webhook_deliveries
 
 log = logging.getLogger(__name__)
@@ -50,23 +55,33 @@ async def start_workers(container: Container, settings: Settings) -> list[asynci
             )
         )
     issues = await resolve(container.list_issues)
+    webhook_upkeep = await resolve(container.webhook_upkeep)
 
     async def refresh_gauges() -> None:
         backlog, lag = await relay.backlog()
         OUTBOX_BACKLOG.set(backlog)
         OUTBOX_LAG.set(lag)
         RECONCILIATION_OPEN_ISSUES.set(len(await issues.execute(open_only=True, limit=10_000)))
+        hooks = await webhook_upkeep.stats()
+        WEBHOOK_DUE.set(hooks.due)
+        WEBHOOK_RETRYING.set(hooks.retrying)
+        WEBHOOK_OLDEST_DUE.set(hooks.oldest_due_s)
+        for status in ("enabled", "disabled", "failing"):
+            WEBHOOK_ENDPOINTS.labels(status).set(getattr(hooks, status))
 
     tasks.append(asyncio.create_task(_every(5, refresh_gauges), name="gauges"))
     store = await resolve(container.idempotency_store)
     tasks.append(asyncio.create_task(_every(600, store.purge_expired), name="idempotency-purge"))
-    deliver_webhooks = await resolve(container.deliver_webhooks)
     tasks.append(
-        asyncio.create_task(
-            run_webhook_deliveries(deliver_webhooks, settings.webhook_poll_s),
-            name="webhook-deliveries",
-        )
+        asyncio.create_task(_every(3600, webhook_upkeep.purge_finished), name="webhook-purge")
     )
+    if settings.webhook_delivery == "process":  # off this event loop (webhook_process.py)
+        deliveries = WebhookProcess(settings).run()
+    else:
+        deliveries = run_webhook_deliveries(
+            await resolve(container.deliver_webhooks), settings.webhook_poll_s
+        )
+    tasks.append(asyncio.create_task(deliveries, name="webhook-deliveries"))
     if settings.health_interval_s > 0:
         checker = await resolve(container.health_checker)
         tasks.append(asyncio.create_task(checker.run_forever(), name="health-checker"))

@@ -16,6 +16,7 @@ from tests.support.api import ADMIN, CLIENT, deposit, serve_api, wait_for_status
 from tests.support.webhook_receiver import receiver
 
 FAST = {
+    "PAYMENTS_WEBHOOK_DELIVERY": "process",  # the default, which tests/support/api.py turns off
     "PAYMENTS_WEBHOOK_ALLOW_PRIVATE": "1",  # the receivers listen on 127.0.0.1
     "PAYMENTS_WEBHOOK_POLL_S": "0.05",
     "PAYMENTS_WEBHOOK_RETRY_BASE_S": "0.05",
@@ -152,7 +153,13 @@ def test_a_filtered_endpoint_gets_only_its_events(api: httpx.Client) -> None:
 
 
 def test_an_endpoint_failing_past_the_retry_window_is_disabled(demo_database_url: str) -> None:
-    window = {**FAST, "PAYMENTS_WEBHOOK_RETRY_HOURS": str(1.0 / 3600)}  # one second
+    window = {
+        **FAST,
+        "PAYMENTS_WEBHOOK_RETRY_HOURS": str(1.0 / 3600),  # one second
+        # Sent from the workers' loop: a one-second window leaves no room for
+        # a delivery process to start (tests/integration/test_webhook_process.py).
+        "PAYMENTS_WEBHOOK_DELIVERY": "inline",
+    }
     with serve_api(demo_database_url, **window) as api, receiver(default=500) as platform:
         endpoint = register(api, platform.url, ["transaction.completed"])
         completed_deposit(api)

@@ -5,8 +5,8 @@ Every party runs in its own process, as in production: the API (which also
 serves the sandbox PSPs), the workers (`payments worker`: relay, callbacks,
 webhook deliveries) and the platforms' receivers; this test only drives
 deposits one after another and measures each. A second test runs API and
-workers in one `payments serve` process (the embedded shape) and reports its
-numbers too. The numbers print with ``-s``.
+workers in one `payments serve` process (the embedded shape, deliveries in
+its child process) and holds it to the same bounds. The numbers print with ``-s``.
 """
 
 from __future__ import annotations
@@ -149,24 +149,31 @@ def report(name: str, numbers: dict[str, Any], capsys: pytest.CaptureFixture[str
             print(f"\n{name}: deposits {label} 10 endpoints: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
 
+def assert_not_slowed(numbers: dict[str, Any]) -> None:
+    (p50_without, p99_without), (p50_with, p99_with) = numbers["without"], numbers["with"]
+    # The deposit path never waits for a delivery; what is left is the
+    # deliveries' CPU and database time on the same (2-core) box. Loose
+    # bounds: the benchmark measures the cost, this catches a payment path
+    # that waits on webhooks (p50 of seconds with a hanging endpoint).
+    assert p50_with < 1.5 * p50_without + 5
+    assert p99_with < 2 * p99_without + 20
+
+
 def test_ten_endpoints_one_hanging_do_not_slow_deposits(
     demo_database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with service(demo_database_url, tmp_path, split=True) as api:
         numbers = measure(api, demo_database_url, tmp_path)
     report("API + worker processes", numbers, capsys)
-    (p50_without, p99_without), (p50_with, p99_with) = numbers["without"], numbers["with"]
-    # The deposit path never waits for a delivery; what is left is the
-    # workers' CPU and database time on the same (2-core) box.
-    assert p50_with < 1.5 * p50_without + 5
-    assert p99_with < 2 * p99_without + 20
+    assert_not_slowed(numbers)
 
 
-def test_one_process_serving_api_and_workers_reports_its_numbers(
+def test_one_serve_process_delivers_from_its_child_without_slowing_deposits(
     demo_database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The embedded shape: one `payments serve`; its deliveries run in a child
+    # process at a lower priority (entrypoints/webhook_process.py).
     with service(demo_database_url, tmp_path, split=False) as api:
         numbers = measure(api, demo_database_url, tmp_path)
     report("one serve process", numbers, capsys)
-    # Deliveries share this process's event loop with the API: slower, never stuck.
-    assert numbers["with"][1] < 1000
+    assert_not_slowed(numbers)

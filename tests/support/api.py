@@ -61,6 +61,9 @@ def make_settings(database_url: str, port: int, **env: str) -> Settings:
             # The suite posts bursts with one key; the per-key limit is tested
             # on its own (tests/unit/test_rate_limit.py).
             "PAYMENTS_RATE_LIMIT_PER_S": "0",
+            # No webhook child process per test service (a second interpreter
+            # to start); the webhook tests ask for the default ("process").
+            "PAYMENTS_WEBHOOK_DELIVERY": "inline",
             **{f"PAYMENTS_WEBHOOK_SECRET_{g.upper()}": v for g, v in WEBHOOK_SECRETS.items()},
             **GATEWAY_KEY_ENV,
             **env,

@@ -35,6 +35,10 @@ def check_settings(settings: Settings) -> None:
         raise SettingsError(
             "PAYMENTS_WEBHOOK_TIMEOUT_S must be in (0, 60], PAYMENTS_WEBHOOK_MAX_ENDPOINTS >= 1"
         )
+    if settings.webhook_delivery not in ("process", "inline"):
+        raise SettingsError("PAYMENTS_WEBHOOK_DELIVERY must be 'process' or 'inline'")
+    if settings.webhook_retention_days < 1:
+        raise SettingsError("PAYMENTS_WEBHOOK_RETENTION_DAYS must be at least 1")
     if settings.breaker_fail_max < 1:
         raise SettingsError("PAYMENTS_BREAKER_FAIL_MAX must be at least 1")
     if settings.rate_limit_per_s < 0 or settings.rate_limit_burst < 1:

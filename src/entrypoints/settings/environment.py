@@ -109,6 +109,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_timeout_s=_number(env, "PAYMENTS_WEBHOOK_TIMEOUT_S", 5.0),
         webhook_poll_s=_number(env, "PAYMENTS_WEBHOOK_POLL_S", 0.5),
         webhook_max_endpoints=int(_number(env, "PAYMENTS_WEBHOOK_MAX_ENDPOINTS", 50)),
+        webhook_delivery=env.get("PAYMENTS_WEBHOOK_DELIVERY", "process").strip().lower(),
+        webhook_retention_days=_number(env, "PAYMENTS_WEBHOOK_RETENTION_DAYS", 30.0),
         webhook_allow_private=env.get(
             "PAYMENTS_WEBHOOK_ALLOW_PRIVATE", "1" if database_url is None else "0"
         )

@@ -60,6 +60,11 @@ class Settings:
     webhook_timeout_s: float = 5.0  # one attempt, connect to last byte
     webhook_poll_s: float = 0.5  # how often a worker looks for due deliveries
     webhook_max_endpoints: int = 50  # endpoints served at once per worker process
+    # Where the deliveries of an API process with workers run: "process" (a
+    # child process, entrypoints/webhook_process.py) or "inline" (on the
+    # workers' event loop; what `payments worker` does, being off the API).
+    webhook_delivery: str = "process"
+    webhook_retention_days: float = 30.0  # finished delivery rows kept this long
     # Production refuses loopback/private/link-local targets unless this is set;
     # the embedded default allows them (see adapters/webhooks/targets.py).
     webhook_allow_private: bool = False

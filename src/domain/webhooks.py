@@ -26,6 +26,19 @@ EVENT_TYPES = (
 ALL_EVENTS = "*"
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION = 500
+# A rolled secret keeps signing next to the new one for this long by default,
+# at most a week: long enough to deploy a verifier, short enough to retire a leak.
+DEFAULT_SECRET_OVERLAP_HOURS = 24
+MAX_SECRET_OVERLAP_HOURS = 168
+
+
+def previous_secret_expiry(now: datetime, overlap_hours: int) -> datetime | None:
+    """Until when the secret a roll replaces still signs; None: it is dropped at once."""
+    if not 0 <= overlap_hours <= MAX_SECRET_OVERLAP_HOURS:
+        raise InvalidInput(
+            f"expire_previous_in_hours must be between 0 and {MAX_SECRET_OVERLAP_HOURS}"
+        )
+    return None if overlap_hours == 0 else now + timedelta(hours=overlap_hours)
 
 
 def parse_events(events: Sequence[str]) -> tuple[str, ...]:

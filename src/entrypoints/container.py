@@ -56,6 +56,7 @@ from application.webhooks.deliver_due import DeliverDueWebhooks
 from application.webhooks.list_deliveries import ListWebhookDeliveries
 from application.webhooks.list_endpoints import GetWebhookEndpoint, ListWebhookEndpoints
 from application.webhooks.redeliver import RedeliverWebhook
+from application.webhooks.roll_secret import RollWebhookSecret
 from application.webhooks.update_endpoint import UpdateWebhookEndpoint
 from application.withdraw import Withdraw
 from entrypoints.gateways import build_health_checker, build_monitors, build_registry
@@ -233,6 +234,9 @@ class Container(containers.DeclarativeContainer):
     list_webhook_deliveries = providers.Factory(ListWebhookDeliveries, endpoints=webhook_endpoints)
     redeliver_webhook = providers.Factory(
         RedeliverWebhook, endpoints=webhook_endpoints, uow=uow_factory, clock=clock
+    )
+    roll_webhook_secret = providers.Factory(
+        RollWebhookSecret, endpoints=webhook_endpoints, uow=uow_factory, clock=clock
     )
     deliver_webhooks = providers.Singleton(
         DeliverDueWebhooks,

@@ -2,12 +2,14 @@
 
 It records every request (headers and raw body) and answers from a script:
 the next status code in ``statuses`` (then ``default``), or, with ``hang``,
-holds the request open until the receiver stops.
+holds the request open until the receiver stops. With ``tls`` (a server
+context) it speaks https.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -62,7 +64,7 @@ class Receiver:
 
 
 @contextmanager
-def receiver(**script: Any) -> Iterator[Receiver]:
+def receiver(tls: ssl.SSLContext | None = None, **script: Any) -> Iterator[Receiver]:
     state = Receiver(**script)
 
     class Handler(BaseHTTPRequestHandler):
@@ -81,7 +83,11 @@ def receiver(**script: Any) -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/events"
+    scheme = "http"
+    if tls is not None:  # https: the handshake happens on each accepted connection
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/events"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

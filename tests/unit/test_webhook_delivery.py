@@ -42,10 +42,14 @@ class Sender:
     script: dict[str, list[int]] = field(default_factory=dict)
     hang: set[str] = field(default_factory=set)
     sent: list[tuple[str, str]] = field(default_factory=list)
+    signed_with: list[tuple[str, ...]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def send(self, url: str, secret: str, event_id: str, body: bytes) -> SendResult:
+    async def send(
+        self, url: str, secret: str, event_id: str, body: bytes, previous: str | None = None
+    ) -> SendResult:
         self.sent.append((url, event_id))
+        self.signed_with.append((secret,) if previous is None else (secret, previous))
         if url in self.hang:
             await self.release.wait()
             return SendResult(None, 5000, "ReadTimeout")

@@ -35,6 +35,7 @@ class MemoryWebhooks:
         self._now = now  # () -> datetime: the test's clock
         self.endpoints: dict[str, WebhookEndpoint] = {}
         self.secrets: dict[str, str] = {}
+        self.previous: dict[str, tuple[str, datetime]] = {}  # secret, expires at
         self.leases: dict[str, datetime] = {}
         self.rows: list[_Row] = []
         self.events: dict[str, dict[str, Any]] = {}
@@ -123,6 +124,21 @@ class MemoryWebhooks:
         )
         return self._queue(d.endpoint_id, d.event_id, d.type, attempt, now, now)
 
+    async def roll_secret(
+        self, endpoint_id: str, secret: str, previous_expires_at: datetime | None, now: datetime
+    ) -> WebhookEndpoint | None:
+        e = self.endpoints.get(endpoint_id)
+        if e is None:
+            return None
+        if previous_expires_at is None:
+            self.previous.pop(endpoint_id, None)
+        else:
+            self.previous[endpoint_id] = (self.secrets[endpoint_id], previous_expires_at)
+        self.secrets[endpoint_id] = secret
+        e = replace(e, previous_secret_expires_at=previous_expires_at, updated_at=now)
+        self.endpoints[endpoint_id] = e
+        return e
+
     # -- WebhookQueue
     def _due(self, endpoint_id: str) -> builtins.list[_Row]:
         now = self._now()
@@ -149,7 +165,16 @@ class MemoryWebhooks:
         ][:limit]
         for e in free:
             self.leases[e.id] = now + timedelta(seconds=lease_s)
-        return [ClaimedEndpoint(e.id, e.url, self.secrets[e.id], e.failing_since) for e in free]
+        return [
+            ClaimedEndpoint(
+                e.id,
+                e.url,
+                self.secrets[e.id],
+                e.failing_since,
+                *self.previous.get(e.id, (None, None)),
+            )
+            for e in free
+        ]
 
     async def next_due(self, endpoint_id: str, limit: int) -> builtins.list[DueDelivery]:
         return [

@@ -8,7 +8,8 @@ report its key ids as "in use" long after the old key was dropped).
 Re-encryption runs while the service keeps serving: each batch is one short
 transaction that locks only its own rows (``FOR UPDATE SKIP LOCKED``), rows a
 request holds are skipped and retried in a later pass, and the service's own
-updates never touch the encrypted columns, so nothing is overwritten. Reads
+updates never touch the encrypted columns except a webhook secret roll, which
+locks its row first, so nothing is overwritten. Reads
 work throughout because the keyring decrypts under any key it holds.
 """
 
@@ -25,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.crypto.keyring import VERSION, Keyring, KeyringError
 from adapters.postgres.inbox import inbox_aad
-from adapters.postgres.webhooks_endpoints import secret_aad
+from adapters.postgres.webhooks_endpoints import previous_secret_aad, secret_aad
 from adapters.postgres.write_path import destination_aad
 
 # A full pass that rewrote nothing while rows remain means a transaction
@@ -66,6 +67,13 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
         "id",
         "secret_enc",
         lambda row: secret_aad(str(row["id"])),
+        ("id",),
+    ),
+    EncryptedColumn(
+        "webhook_endpoints",
+        "id",
+        "previous_secret_enc",  # NULL outside a roll's overlap: skipped
+        lambda row: previous_secret_aad(str(row["id"])),
         ("id",),
     ),
 )

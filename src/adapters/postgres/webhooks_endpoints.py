@@ -7,16 +7,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.crypto.keyring import Keyring
 from adapters.postgres.pool import run_on_pool
 from application.ports import DeliveryRecord, EndpointChanges, WebhookEndpoint
 
-SELECT_ENDPOINTS = """
-SELECT id, url, events, description, status, created_at, updated_at, failing_since
-FROM webhook_endpoints
+# An endpoint as operators see it: a previous secret's expiry only while it signs.
+ENDPOINT_COLUMNS = """
+    id, url, events, description, status, created_at, updated_at, failing_since,
+    CASE WHEN previous_secret_expires_at > now() THEN previous_secret_expires_at END
+        AS previous_secret_expires_at
 """
+SELECT_ENDPOINTS = "SELECT" + ENDPOINT_COLUMNS + "FROM webhook_endpoints\n"
 SELECT_DELIVERIES = """
 SELECT id, endpoint_id, event_id, event_type, attempt, state, status_code,
     latency_ms, error, attempted_at, next_retry_at, delivered_at
@@ -31,7 +35,8 @@ VALUES (%(id)s, %(url)s, %(events)s, %(description)s, %(status)s, %(secret_enc)s
 """
 
 # Re-enabling clears the failure streak, so one more failure does not disable it again.
-UPDATE = """
+UPDATE = (
+    """
 UPDATE webhook_endpoints SET
     url = coalesce(%(url)s, url),
     events = coalesce(%(events)s, events),
@@ -40,8 +45,9 @@ UPDATE webhook_endpoints SET
     status = coalesce(%(status)s, status),
     updated_at = %(now)s
 WHERE id = %(id)s
-RETURNING id, url, events, description, status, created_at, updated_at, failing_since
-"""
+RETURNING """
+    + ENDPOINT_COLUMNS
+)
 
 REQUEUE = """
 INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, attempt, due_at, first_try_at)
@@ -55,9 +61,38 @@ RETURNING id, endpoint_id, event_id, event_type, attempt, state, status_code,
 """
 
 
+# The row is locked while its secret is replaced: a concurrent roll (or the
+# key rotation's re-encryption) waits instead of overwriting it.
+LOCK_ROW = "SELECT secret_enc FROM webhook_endpoints WHERE id = %(id)s FOR UPDATE"
+ROLL = (
+    """
+UPDATE webhook_endpoints SET
+    secret_enc = %(secret_enc)s,
+    previous_secret_enc = %(previous_enc)s,
+    previous_secret_expires_at = %(expires_at)s,
+    updated_at = %(now)s
+WHERE id = %(id)s
+RETURNING """
+    + ENDPOINT_COLUMNS
+)
+
+
 def secret_aad(endpoint_id: str) -> bytes:
     """Binds a secret's ciphertext to its endpoint row."""
     return f"webhook_endpoints.secret_enc:{endpoint_id}".encode()
+
+
+def previous_secret_aad(endpoint_id: str) -> bytes:
+    """Binds the previous secret's ciphertext to its row and column (never read as current)."""
+    return f"webhook_endpoints.previous_secret_enc:{endpoint_id}".encode()
+
+
+def previous_secret(keyring: Keyring, row: dict[str, Any]) -> str | None:
+    """The row's previous secret in clear (``id`` and ``previous_secret_enc``), if any."""
+    token = row["previous_secret_enc"]
+    if token is None:
+        return None
+    return keyring.decrypt(token, previous_secret_aad(str(row["id"]))).decode()
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -77,6 +112,7 @@ def endpoint_of(row: dict[str, Any]) -> WebhookEndpoint:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         failing_since=row["failing_since"],
+        previous_secret_expires_at=row["previous_secret_expires_at"],
     )
 
 
@@ -177,3 +213,32 @@ class PostgresWebhookEndpoints:
     async def requeue(self, delivery_id: int, now: datetime) -> DeliveryRecord | None:
         rows = await self._rows(REQUEUE, {"id": delivery_id, "now": now})
         return delivery_of(rows[0]) if rows else None
+
+    async def roll_secret(
+        self, endpoint_id: str, secret: str, previous_expires_at: datetime | None, now: datetime
+    ) -> WebhookEndpoint | None:
+        if (key := _uuid(endpoint_id)) is None:
+            return None
+        id_ = str(key)
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(LOCK_ROW, {"id": key})
+            current = await cur.fetchone()
+            if current is None:
+                return None
+            previous_enc = None
+            if previous_expires_at is not None:
+                plain = self._keyring.decrypt(current["secret_enc"], secret_aad(id_))
+                previous_enc = self._keyring.encrypt(plain, previous_secret_aad(id_))
+            await cur.execute(
+                ROLL,
+                {
+                    "id": key,
+                    "secret_enc": self._keyring.encrypt(secret.encode(), secret_aad(id_)),
+                    "previous_enc": previous_enc,
+                    "expires_at": previous_expires_at,
+                    "now": now,
+                },
+            )
+            row = await cur.fetchone()
+        return None if row is None else endpoint_of(row)

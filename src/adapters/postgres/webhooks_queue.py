@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.crypto.keyring import Keyring
 from adapters.postgres.pool import run_on_pool
-from adapters.postgres.webhooks_endpoints import secret_aad
+from adapters.postgres.webhooks_endpoints import previous_secret, secret_aad
 from application.ports import ClaimedEndpoint, DeliveryOutcome, DueDelivery
 
 CLAIM = """
@@ -32,7 +32,7 @@ WHERE id IN (
     ORDER BY e.lease_until NULLS FIRST
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED)
-RETURNING id, url, secret_enc, failing_since
+RETURNING id, url, secret_enc, failing_since, previous_secret_enc, previous_secret_expires_at
 """
 
 NEXT_DUE = """
@@ -92,6 +92,8 @@ class PostgresWebhookQueue:
                 url=r["url"],
                 secret=self._keyring.decrypt(r["secret_enc"], secret_aad(str(r["id"]))).decode(),
                 failing_since=r["failing_since"],
+                previous_secret=previous_secret(self._keyring, r),
+                previous_secret_expires_at=r["previous_secret_expires_at"],
             )
             for r in rows
         ]

@@ -19,6 +19,8 @@ class WebhookEndpoint:
     created_at: datetime
     updated_at: datetime
     failing_since: datetime | None = None
+    # Until then the secret before the last roll signs too (None: only the current one).
+    previous_secret_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,14 @@ class ClaimedEndpoint:
     url: str
     secret: str
     failing_since: datetime | None
+    # The secret before the last roll, signing alongside until it expires.
+    previous_secret: str | None = None
+    previous_secret_expires_at: datetime | None = None
+
+    def previous_at(self, now: datetime) -> str | None:
+        """The previous secret if it still signs at ``now``."""
+        expires = self.previous_secret_expires_at
+        return self.previous_secret if expires is not None and now < expires else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +132,13 @@ class WebhookEndpoints(Protocol):
     async def requeue(self, delivery_id: int, now: datetime) -> DeliveryRecord | None:
         """Queue that event for that endpoint again, due now, with a fresh retry window."""
 
+    async def roll_secret(
+        self, endpoint_id: str, secret: str, previous_expires_at: datetime | None, now: datetime
+    ) -> WebhookEndpoint | None:
+        """Make ``secret`` the signing secret; the one it replaces keeps signing until
+        ``previous_expires_at`` (None: dropped at once), any older one is dropped.
+        None if unknown."""
+
 
 class WebhookQueue(Protocol):
     """The delivery queue, shared by every worker process."""
@@ -144,12 +161,20 @@ class WebhookQueue(Protocol):
 class WebhookSender(Protocol):
     """POSTs a signed event to a URL."""
 
-    async def send(self, url: str, secret: str, event_id: str, body: bytes) -> SendResult:
-        """One attempt; never raises for network trouble (status_code None instead)."""
+    async def send(
+        self, url: str, secret: str, event_id: str, body: bytes, previous: str | None = None
+    ) -> SendResult:
+        """One attempt, signed with ``secret`` (and ``previous`` too, during a roll's
+        overlap); never raises for network trouble (status_code None instead)."""
 
 
 class WebhookTargets(Protocol):
     """Which hosts a webhook may point at (production refuses internal addresses)."""
 
-    async def check(self, url: str) -> None:
-        """Raise InvalidInput when the URL's host is not an allowed target."""
+    async def check(self, url: str) -> str | None:
+        """Raise InvalidInput when the URL's host is not an allowed target.
+
+        Otherwise return the IP address it validated, which a send must connect
+        to (not the name again: a second lookup may answer an internal address),
+        or None when every address is allowed and nothing needs pinning.
+        """

@@ -109,7 +109,10 @@ class DeliverDueWebhooks:
         self, endpoint: ClaimedEndpoint, due: DueDelivery, failing_since: datetime | None
     ) -> DeliveryOutcome:
         body = json.dumps(due.event, separators=(",", ":"), ensure_ascii=False).encode()
-        result = await self._sender.send(endpoint.url, endpoint.secret, due.event_id, body)
+        previous = endpoint.previous_at(self._clock.now())  # a roll's overlap: both sign
+        result = await self._sender.send(
+            endpoint.url, endpoint.secret, due.event_id, body, previous
+        )
         now = self._clock.now()
         if result.delivered:
             return DeliveryOutcome(due.id, endpoint.id, result, now, None, None, False)

@@ -8,7 +8,13 @@ from typing import Annotated
 import msgspec
 
 from application.ports import DeliveryRecord, WebhookEndpoint
-from domain.webhooks import EVENT_TYPES, MAX_DESCRIPTION, MAX_URL_LENGTH
+from domain.webhooks import (
+    DEFAULT_SECRET_OVERLAP_HOURS,
+    EVENT_TYPES,
+    MAX_DESCRIPTION,
+    MAX_SECRET_OVERLAP_HOURS,
+    MAX_URL_LENGTH,
+)
 
 Url = Annotated[
     str,
@@ -49,6 +55,19 @@ class WebhookEndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
     status: Annotated[str, msgspec.Meta(examples=["enabled"])] | None = None
 
 
+class RollSecretBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /webhook-endpoints/{id}/secret (optional)."""
+
+    expire_previous_in_hours: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=MAX_SECRET_OVERLAP_HOURS,
+            description="how long the replaced secret keeps signing too (0: drop it now)",
+        ),
+    ] = DEFAULT_SECRET_OVERLAP_HOURS
+
+
 class WebhookEndpointOut(msgspec.Struct):
     id: str
     url: str
@@ -59,6 +78,8 @@ class WebhookEndpointOut(msgspec.Struct):
     updated_at: datetime
     # When its current run of failed attempts began (null while it succeeds).
     failing_since: datetime | None
+    # Until then deliveries are signed with the previous secret too (null: only the current).
+    previous_secret_expires_at: datetime | None
 
 
 class CreatedWebhookEndpointOut(WebhookEndpointOut):
@@ -91,6 +112,7 @@ def endpoint_out(e: WebhookEndpoint) -> WebhookEndpointOut:
         e.created_at,
         e.updated_at,
         e.failing_since,
+        e.previous_secret_expires_at,
     )
 
 
@@ -104,6 +126,7 @@ def created_out(e: WebhookEndpoint, secret: str) -> CreatedWebhookEndpointOut:
         e.created_at,
         e.updated_at,
         e.failing_since,
+        e.previous_secret_expires_at,
         secret,
     )
 

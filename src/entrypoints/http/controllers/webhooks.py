@@ -15,6 +15,7 @@ from application.webhooks.delete_endpoint import DeleteWebhookEndpoint
 from application.webhooks.list_deliveries import ListWebhookDeliveries
 from application.webhooks.list_endpoints import GetWebhookEndpoint, ListWebhookEndpoints
 from application.webhooks.redeliver import RedeliverWebhook
+from application.webhooks.roll_secret import RollWebhookSecret
 from application.webhooks.update_endpoint import UpdateWebhookEndpoint
 from entrypoints.http.auth import admin_guard
 from entrypoints.http.dependencies import from_container
@@ -23,6 +24,7 @@ from entrypoints.http.schemas import problem_responses
 from entrypoints.http.strict_json import StrictJsonRequest
 from entrypoints.http.webhook_schemas import (
     CreatedWebhookEndpointOut,
+    RollSecretBody,
     WebhookDeliveryOut,
     WebhookEndpointBody,
     WebhookEndpointOut,
@@ -58,6 +60,10 @@ CREATE_EXAMPLES = [
         value={"url": "https://platform.example/all-events", "events": ["*"]},
     ),
 ]
+ROLL_EXAMPLES = [
+    Example(summary="the old secret signs too for a day", value={"expire_previous_in_hours": 24}),
+    Example(summary="the old secret leaked: drop it now", value={"expire_previous_in_hours": 0}),
+]
 PATCH_EXAMPLES = [
     Example(summary="enable it again after an outage", value={"status": "enabled"}),
     Example(summary="hear every event", value={"events": ["*"]}),
@@ -71,6 +77,7 @@ _USE_CASES = (
     "delete_webhook_endpoint",
     "list_webhook_deliveries",
     "redeliver_webhook",
+    "roll_webhook_secret",
 )
 
 
@@ -157,6 +164,29 @@ class WebhookController(Controller):
     ) -> None:
         """Remove the endpoint and its queued deliveries."""
         await delete_webhook_endpoint.execute(endpoint_id)
+
+    @post(
+        "/webhook-endpoints/{endpoint_id:str}/secret",
+        operation_id="rollWebhookSecret",
+        status_code=201,
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
+    async def roll_secret(
+        self,
+        endpoint_id: EndpointIdPath,
+        roll_webhook_secret: NamedDependency[RollWebhookSecret],
+        data: Annotated[RollSecretBody | None, Body(examples=ROLL_EXAMPLES)] = None,
+    ) -> CreatedWebhookEndpointOut:
+        """Roll the signing secret: the new `secret` is shown only in this answer.
+
+        The replaced secret keeps signing for `expire_previous_in_hours`
+        (default 24, at most 168): each delivery then carries two `v1`
+        signatures, one per secret, so the platform can switch its verifier
+        without losing an event. `0` drops the old secret at once.
+        """
+        body = data or RollSecretBody()
+        rolled = await roll_webhook_secret.execute(endpoint_id, body.expire_previous_in_hours)
+        return created_out(rolled.endpoint, rolled.secret)
 
     @get(
         "/webhook-endpoints/{endpoint_id:str}/deliveries",

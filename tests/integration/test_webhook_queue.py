@@ -43,7 +43,9 @@ class Sender:
         self.sent: list[tuple[str, str]] = shared.sent if shared else []
         self.mine = 0
 
-    async def send(self, url: str, secret: str, event_id: str, body: bytes) -> SendResult:
+    async def send(
+        self, url: str, secret: str, event_id: str, body: bytes, previous: str | None = None
+    ) -> SendResult:
         self.mine += 1
         self.in_flight[url] = self.in_flight.get(url, 0) + 1
         self.most[url] = max(self.most.get(url, 0), self.in_flight[url])

@@ -22,9 +22,15 @@ from domain.ledger import AccountKind, Balance, Journal
 
 # The journals of a commit as CTEs of the commit's one statement (see
 # write_path.py). Moves are netted per account, because one statement may
-# touch a row only once, and applied in account order, so two commits that
-# touch the same accounts lock them in the same order:
-# - a net credit is an upsert (the account is created on first use);
+# touch a row only once. ``locked`` takes the row locks of every existing
+# account the commit touches, in account order, before either the credits or
+# the debits run (both wait for it): two commits that touch the same accounts
+# lock them in the same order and cannot deadlock. Without it a hold (debit
+# available, credit held) and a settlement of the same user (credit
+# available, debit held) locked the two rows in opposite orders: a deadlock,
+# answered 409 to a client (tests/integration/test_concurrency.py).
+# - an account seen for the first time is created by the credit's upsert;
+# - a net credit is an upsert;
 # - a net debit is a plain UPDATE: the ``ledger_accounts_non_negative`` CHECK
 #   on the updated row, under its row lock, is the no-overdraft guard, and a
 #   debit of an account that does not exist matches no row, which the guard
@@ -50,16 +56,22 @@ JOURNAL_CTES = """moves AS (
     SELECT user_id, currency, account_kind, sum(amount) AS amount FROM booked
     WHERE user_id IS NOT NULL
     GROUP BY user_id, currency, account_kind
+), locked AS (
+    SELECT a.id FROM ledger_accounts a
+    JOIN nets n ON a.user_id = n.user_id AND a.currency = n.currency AND a.kind = n.account_kind
+    ORDER BY a.user_id, a.currency, a.kind
+    FOR UPDATE OF a
 ), credited AS (
     INSERT INTO ledger_accounts (user_id, currency, kind, balance_minor)
-    SELECT user_id, currency, account_kind, amount FROM nets WHERE amount >= 0
+    SELECT user_id, currency, account_kind, amount FROM nets
+    WHERE amount >= 0 AND (SELECT count(*) FROM locked) >= 0
     ORDER BY user_id, currency, account_kind
     ON CONFLICT (user_id, currency, kind) WHERE user_id IS NOT NULL
     DO UPDATE SET balance_minor = ledger_accounts.balance_minor + EXCLUDED.balance_minor
     RETURNING id, user_id, currency, kind
 ), debited AS (
     UPDATE ledger_accounts a SET balance_minor = a.balance_minor + n.amount
-    FROM (SELECT * FROM nets WHERE amount < 0 ORDER BY user_id, currency, account_kind) n
+    FROM (SELECT * FROM nets WHERE amount < 0 AND (SELECT count(*) FROM locked) >= 0) n
     WHERE a.user_id = n.user_id AND a.currency = n.currency AND a.kind = n.account_kind
     RETURNING a.id, a.user_id, a.currency, a.kind
 ), external_created AS (

@@ -44,7 +44,7 @@ class ScriptedProvider:
             redirect_url=f"https://{self.gateway_id}.example/pay/{instruction.reference}",
         )
 
-    async def inquire(self, reference: str) -> GatewayStatus:
+    async def inquire(self, reference: str, gateway_reference: str | None = None) -> GatewayStatus:
         """The scripted status for ``reference``; not found unless one was set."""
         self.inquired.append(reference)
         if self.unreachable:

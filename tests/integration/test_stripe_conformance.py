@@ -17,7 +17,14 @@ from litestar import Litestar
 from litestar.datastructures import State
 
 from adapters.gateways.stripe_http import StripeProvider
-from adapters.gateways.stripe_wire import FORM, PAYMENT_INTENTS, encode_form
+from adapters.gateways.stripe_wire import (
+    FORM,
+    PAYMENT_INTENTS,
+    SEARCH,
+    decode_search,
+    encode_form,
+    search_query,
+)
 from application.ports import GatewayResult, GatewayStatus, PaymentInstruction
 from domain.transaction import AttemptOutcome, TransactionType
 from entrypoints.http.auth import ApiKeys, admin_guard
@@ -138,6 +145,24 @@ async def test_stripe_mock_and_the_emulation_answer_alike(
     assert from_mock == from_emulation
     assert from_mock[0] == (AttemptOutcome.ACCEPTED, None, True, True)
     assert [status for *_, status in emulation_backend.answers] == [200, 200, 200, 200]
+
+
+async def test_the_search_for_a_lost_answer_is_accepted_and_read_alike(
+    mock_backend: Backend, emulation_backend: Backend
+) -> None:
+    await emulation_backend.provider.submit(DEPOSIT)
+    found = []
+    for backend in (mock_backend, emulation_backend):
+        response = await backend.client.get(
+            f"{backend.base_url}/{SEARCH}",
+            params={"query": search_query(DEPOSIT.reference)},
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        assert response.status_code == 200, (backend.name, response.text)
+        [intent] = decode_search(response.content)
+        found.append((intent.object, intent.id.startswith("pi_"), intent.final_status))
+
+    assert found[0] == found[1] == ("payment_intent", True, "processing")
 
 
 @pytest.mark.parametrize(

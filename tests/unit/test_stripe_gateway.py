@@ -188,9 +188,34 @@ async def test_inquiry_gets_the_payment_intent_by_its_id() -> None:
     )
 
 
-async def test_inquiry_without_a_stripe_id_is_unreachable_not_never_received() -> None:
-    with pytest.raises(GatewayUnreachable, match="no Stripe id"):
-        await answering(200, INTENT).inquire("tx-1:1", None)
+async def test_inquiry_without_a_stripe_id_searches_by_our_reference() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/search"):
+            return httpx.Response(200, json={"object": "search_result", "data": [INTENT]})
+        return httpx.Response(200, json=INTENT)
+
+    status = await provider(handler).inquire("tx-1:1", None)
+
+    assert seen[0].url.path == "/v1/payment_intents/search"
+    assert seen[0].url.params["query"] == "metadata['reference']:'tx-1:1'"
+    assert seen[1].url.path == "/v1/payment_intents/pi_1"
+    assert (status.found, status.reference_id) == (True, "pi_1")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[], [{**INTENT, "metadata": {}}], [INTENT, {**INTENT, "id": "pi_2"}]],
+)
+async def test_a_search_finding_nothing_of_ours_is_unreachable_not_never_received(
+    data: list[dict[str, Any]],
+) -> None:
+    # Stripe's search lags behind writes and cannot find refunds: absence proves nothing.
+    found = answering(200, {"object": "search_result", "data": data})
+    with pytest.raises(GatewayUnreachable, match="no Stripe object"):
+        await found.inquire("tx-1:1", None)
 
 
 async def test_inquiry_resource_missing_means_never_received() -> None:
@@ -266,6 +291,11 @@ async def test_the_emulation_inquiry_follows_the_payment(stripe_psp: StripePsp) 
     assert (done.status, done.amount_minor, done.currency) == ("completed", 1234, "GBP")
     missing = await stripe_psp.stripe.inquire("tx-1:1", "pi_ST0000000000")
     assert missing == GatewayStatus(found=False)
+    # An attempt whose answer was lost is found by its reference.
+    searched = await stripe_psp.stripe.inquire("tx-1:1", None)
+    assert (searched.reference_id, searched.status) == (sent.reference_id, "completed")
+    with pytest.raises(GatewayUnreachable):
+        await stripe_psp.stripe.inquire("tx-9:1", None)
 
 
 async def test_the_emulation_refunds_a_succeeded_payment_intent(stripe_psp: StripePsp) -> None:

@@ -5,9 +5,11 @@
   the gateway reference, its ``client_secret`` (or redirect) what the payer needs.
 - Refunds: ``POST {base}/v1/refunds`` naming the deposit's PaymentIntent.
 - Status inquiry: ``GET {base}/v1/payment_intents/{id}`` (``/v1/refunds/{id}``
-  for a refund). Stripe looks objects up by its own id, so the reconciler
-  must know it; an attempt whose answer was lost has none, and stays unknown
-  (GatewayUnreachable) rather than being taken for "never received".
+  for a refund). An attempt whose answer was lost has no id: its
+  PaymentIntent is searched for by ``metadata['reference']``
+  (``GET /v1/payment_intents/search``). Stripe's search lags behind writes and
+  cannot find refunds, so finding nothing stays unknown (GatewayUnreachable),
+  never "never received".
 
 The secret key travels as ``Authorization: Bearer sk_…``. Refusals are Stripe
 error objects (``stripe_errors.py``); answers without HTTP are classified as
@@ -29,10 +31,13 @@ from adapters.gateways.stripe_wire import (
     PAYMENT_INTENTS,
     REFERENCE_KEY,
     REFUNDS,
+    SEARCH,
     StripeObject,
     decode_object,
+    decode_search,
     payment_intent_form,
     refund_form,
+    search_query,
 )
 from application.ports import GatewayResult, GatewayStatus, GatewayUnreachable, PaymentInstruction
 from domain.errors import InvalidInput
@@ -104,7 +109,7 @@ class StripeProvider:
         404 is the one "never received".
         """
         if not gateway_reference:
-            raise GatewayUnreachable(f"{self.gateway_id}: no Stripe id known for {reference}")
+            gateway_reference = await self._search(reference)
         path = REFUNDS if gateway_reference.startswith("re_") else PAYMENT_INTENTS
         url = f"{self._base_url}/{path}/{quote(gateway_reference, safe='')}"
         try:
@@ -119,6 +124,27 @@ class StripeProvider:
         if response.status_code != 200:
             raise GatewayUnreachable(f"{self.gateway_id}: HTTP {response.status_code}")
         return self._status(response.content, reference, gateway_reference)
+
+    async def _search(self, reference: str) -> str:
+        """The id of the PaymentIntent sent under ``reference``; GatewayUnreachable if none."""
+        try:
+            response = await self._client.get(
+                f"{self._base_url}/{SEARCH}",
+                params={"query": search_query(reference)},
+                headers=self._auth,
+            )
+        except httpx.HTTPError as exc:
+            raise GatewayUnreachable(f"{self.gateway_id}: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise GatewayUnreachable(f"{self.gateway_id}: search HTTP {response.status_code}")
+        try:
+            found = decode_search(response.content)
+        except msgspec.DecodeError as exc:
+            raise GatewayUnreachable(f"{self.gateway_id}: unreadable search answer") from exc
+        ours = [o.id for o in found if o.metadata.get(REFERENCE_KEY) == reference]
+        if len(ours) != 1:
+            raise GatewayUnreachable(f"{self.gateway_id}: no Stripe object found for {reference}")
+        return ours[0]
 
     def _status(self, content: bytes, reference: str, gateway_reference: str) -> GatewayStatus:
         try:

@@ -21,6 +21,7 @@ from domain.money import Money
 
 FORM = "application/x-www-form-urlencoded"
 PAYMENT_INTENTS = "v1/payment_intents"
+SEARCH = "v1/payment_intents/search"
 REFUNDS = "v1/refunds"
 # Where our ids travel in Stripe's metadata (what a webhook event is matched by).
 TRANSACTION_KEY = "transaction_id"
@@ -69,7 +70,23 @@ class StripeObject(msgspec.Struct):
         return Money.of_minor(self.amount, self.currency.upper())
 
 
+class SearchResult(msgspec.Struct):
+    data: list[StripeObject]
+
+
 _object = msgspec.json.Decoder(StripeObject)
+_search = msgspec.json.Decoder(SearchResult)
+
+
+def search_query(reference: str) -> str:
+    """Stripe's search query for the PaymentIntent sent under our ``reference``."""
+    # Our references are ``<uuid>:<n>``: nothing to escape inside the quotes.
+    return f"metadata['{REFERENCE_KEY}']:'{reference}'"
+
+
+def decode_search(content: bytes) -> list[StripeObject]:
+    """The objects of a search answer; msgspec.DecodeError if unreadable."""
+    return _search.decode(content).data
 
 
 def decode_object(content: bytes) -> StripeObject:

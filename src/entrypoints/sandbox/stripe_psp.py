@@ -12,12 +12,13 @@ refusals are Stripe error objects. ``stripe_objects.py`` holds the data.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import re
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, Parameter
 
 from entrypoints.sandbox.app import HANG_SECONDS, GatewayId, reset_midway
 from entrypoints.sandbox.family import SimulatedFamily
@@ -37,6 +38,7 @@ from entrypoints.sandbox.stripe_objects import (
 )
 
 _Answer = Response[dict[str, Any]]
+_BY_REFERENCE = re.compile(r"metadata\['reference'\]:'([^']{1,200})'")
 _Request = Request[Any, Any, Any]
 # Each fault mode as Stripe would answer it (status, error type, code).
 _FAULTS = {
@@ -121,6 +123,22 @@ def stripe_controller(sandbox: Gateways) -> type[Controller]:
                 original.user_id,
             )
             return await _take(gw, order)
+
+        @get("/payment_intents/search", operation_id="sandboxStripeSearchPaymentIntents")
+        async def search(
+            self, gateway_id: GatewayId, wanted: Annotated[str, Parameter(query="query")]
+        ) -> _Answer:
+            """Stripe emulation: find a PaymentIntent by ``metadata['reference']``."""
+            gw = gateway(gateway_id)
+            gw.count_lookup()
+            if gw.behaviour.mode == "down":
+                return Response(error("api_error", "Stripe is unavailable"), status_code=503)
+            by_reference = _BY_REFERENCE.fullmatch(wanted)
+            if by_reference is None:
+                return _bad(BadRequest("the emulation searches by metadata['reference'] only"))
+            payment = gw.find(by_reference.group(1))
+            found = [view(payment)] if payment is not None and payment.type == "deposit" else []
+            return Response({"object": "search_result", "data": found, "has_more": False})
 
         @get("/payment_intents/{object_id:str}", operation_id="sandboxStripeGetPaymentIntent")
         async def get_intent(self, gateway_id: GatewayId, object_id: FromPath[str]) -> _Answer:

@@ -95,6 +95,7 @@ class GatewayDispatcher:
                     message=result.message or "Transaction is being processed",
                     now=now,
                 )
+                tx.client_secret = result.client_secret
                 if result.completed:
                     tx.complete(message=result.message or "Payment completed", now=now)
                 return await self._save_outcome(tx)
@@ -166,6 +167,7 @@ class GatewayDispatcher:
                         )
                 if current.redirect_url is None:
                     current.redirect_url = tx.redirect_url
+                current.client_secret = tx.client_secret
                 await uow.commit()
             log.info("transaction %s was settled by its gateway during the call", tx.id)
             return current

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from application.dispatch import GatewayDispatcher
 from application.idempotency import take_reserved_id
-from application.ports import Clock, GatewayAvailability, IdGenerator, UnitOfWorkFactory
+from application.ports import (
+    Clock,
+    GatewayAvailability,
+    GatewayCapabilities,
+    IdGenerator,
+    UnitOfWorkFactory,
+)
 from application.route_cache import RouteCache
 from application.routing import route_payment
 from domain.money import Money
@@ -28,8 +34,10 @@ class PaymentSteps:
         clock: Clock,
         ids: IdGenerator,
         cache: RouteCache | None = None,
+        capabilities: GatewayCapabilities | None = None,
     ) -> None:
         self._uow = uow
+        self._capabilities = capabilities
         self._dispatcher = dispatcher
         self._availability = availability
         self._clock = clock
@@ -40,7 +48,9 @@ class PaymentSteps:
         self, user_id: int, type: TransactionType, money: Money
     ) -> tuple[User, list[GatewayRoute]]:
         """The user and the gateways that may serve this payment, best first."""
-        return await route_payment(self._uow, self._availability, user_id, type, money, self._cache)
+        return await route_payment(
+            self._uow, self._availability, user_id, type, money, self._cache, self._capabilities
+        )
 
     def open(
         self,

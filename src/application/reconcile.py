@@ -105,7 +105,9 @@ class Reconcile:
         if attempt is None:
             await self._apply(tx.id, report, lambda t, u: self._never_sent(t, None, u))
             return
-        answer = await self._inquire(attempt, report)
+        # A processing transaction knows the gateway's id for its accepted attempt.
+        known = tx.reference_id if tx.status is TransactionStatus.PROCESSING else None
+        answer = await self._inquire(attempt, report, known)
         if answer is None:
             return
         await self._apply(tx.id, report, lambda t, u: self._settle_from(t, attempt, answer, u))
@@ -215,13 +217,15 @@ class Reconcile:
                 await uow.commit()
 
     # -- helpers ---------------------------------------------------------------------
-    async def _inquire(self, attempt: Attempt, report: ReconcileReport) -> GatewayStatus | None:
+    async def _inquire(
+        self, attempt: Attempt, report: ReconcileReport, gateway_reference: str | None = None
+    ) -> GatewayStatus | None:
         provider = self._providers.get(attempt.gateway_id)
         if provider is None:
             report.unreachable += 1
             return None
         try:
-            return await provider.inquire(attempt.reference)
+            return await provider.inquire(attempt.reference, gateway_reference)
         except GatewayUnreachable:
             report.unreachable += 1
             return None

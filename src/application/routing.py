@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from application.ports import GatewayAvailability, UnitOfWorkFactory
+from application.ports import GatewayAvailability, GatewayCapabilities, UnitOfWorkFactory
 from application.route_cache import RouteCache
 from domain.errors import NoEligibleGateway, NotFound
 from domain.money import Money
@@ -18,6 +18,7 @@ async def route_payment(
     operation: TransactionType,
     money: Money,
     cache: RouteCache | None = None,
+    capabilities: GatewayCapabilities | None = None,
 ) -> tuple[User, list[GatewayRoute]]:
     """The user and their country's gateways for this payment, best first
     (domain/routing.py: rank_gateways, then ready_first)."""
@@ -31,6 +32,10 @@ async def route_payment(
             routes = await uow.routing.routes_for_country(user.country.value)
         if cache:
             cache.remember(user, routes)
+    if capabilities is not None:
+        # A gateway whose API cannot do this at all (Stripe pays no one out) is
+        # no candidate, whatever its routing row says.
+        routes = [r for r in routes if capabilities.offers(r.gateway_id, operation)]
     ranked = rank_gateways(routes, operation, money.currency.code)
     if not ranked:
         raise NoEligibleGateway(

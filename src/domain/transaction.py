@@ -51,6 +51,7 @@ class Transaction:
     gateway_id: str | None = None
     reference_id: str | None = None
     redirect_url: str | None = None
+    client_secret: str | None = field(default=None, repr=False)  # Stripe's; answered, not stored
     message: str | None = None
     # Where a withdrawal pays out to (IBAN, card token, wallet...): sensitive,
     # encrypted at rest by the repository, never logged or published.
@@ -58,8 +59,7 @@ class Transaction:
     parent_transaction_id: str | None = None  # a refund's deposit (domain/refunds.py)
     attempts: list[Attempt] = field(default_factory=list)
     events: list[TransactionEvent] = field(default_factory=list)
-    # The version last read from or written to storage (0: never stored); the
-    # repository's optimistic lock compares against it.
+    # The version last read from or written to storage (0: never stored): the optimistic lock's.
     loaded_version: int = 0
     # Numbers of the attempts opened or settled since the last write: the
     # unit of work writes only those (see pull_changed_attempts).

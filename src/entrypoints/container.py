@@ -59,7 +59,12 @@ from application.webhooks.redeliver import RedeliverWebhook
 from application.webhooks.roll_secret import RollWebhookSecret
 from application.webhooks.update_endpoint import UpdateWebhookEndpoint
 from application.withdraw import Withdraw
-from entrypoints.gateways import build_health_checker, build_monitors, build_registry
+from entrypoints.gateways import (
+    build_capabilities,
+    build_health_checker,
+    build_monitors,
+    build_registry,
+)
 from entrypoints.key_config import KEY_REFRESH_S, build_keyring
 from entrypoints.messaging import build_consumer, build_verifiers, publisher_resource
 from entrypoints.readiness import Readiness
@@ -90,6 +95,7 @@ class Container(containers.DeclarativeContainer):
     monitors = providers.Singleton(build_monitors, settings)
     gateways = providers.Singleton(build_registry, settings, http_client, monitors)
     health_checker = providers.Singleton(build_health_checker, settings, http_client, monitors)
+    capabilities = providers.Singleton(build_capabilities, settings)
     idempotency_store = providers.Singleton(PostgresIdempotencyStore, db_pool)
     # Dashboard logouts: in the database, so restarts and other replicas honour them.
     session_revocations = providers.Singleton(PostgresSessionRevocations, db_pool)
@@ -148,6 +154,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         ids=ids,
         cache=route_cache,
+        capabilities=capabilities,
     )
     deposit = providers.Singleton(Deposit, steps=payment_steps)
     withdraw = providers.Singleton(Withdraw, steps=payment_steps)

@@ -9,6 +9,7 @@ import logging
 
 import httpx
 
+from adapters.gateways.capabilities import FamilyCapabilities
 from adapters.gateways.families import FAMILIES
 from adapters.gateways.health import HealthChecker
 from adapters.gateways.monitor import BreakerPolicy, GatewayMonitors
@@ -38,6 +39,11 @@ def adapter_for(
 ) -> PaymentProvider:
     """The adapter of the gateway's wire family, sending the gateway's merchant key."""
     return FAMILIES.get(endpoint.format).adapter(gateway_setup(settings, endpoint), client)
+
+
+def build_capabilities(settings: Settings) -> FamilyCapabilities:
+    """Which operations each gateway offers, from its wire family."""
+    return FamilyCapabilities({g.id: FAMILIES.get(g.format) for g in settings.gateways})
 
 
 def build_monitors(settings: Settings) -> GatewayMonitors:

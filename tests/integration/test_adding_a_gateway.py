@@ -20,7 +20,7 @@ def test_a_fourth_gateway_for_a_new_country(demo_database_url: str) -> None:
         conn.execute(REFERENCE_DATA)
     with serve_api(
         demo_database_url,
-        PAYMENTS_GATEWAYS="paypal:json,stripe:json,adyen:soap,mollie:json",
+        PAYMENTS_GATEWAYS="paypal:json,stripe:stripe_api,adyen:soap,mollie:json",
         PAYMENTS_WEBHOOK_SECRET_MOLLIE="whsec_it_mollie",
         PAYMENTS_GATEWAY_KEY_MOLLIE="sk_it_mollie_merchant",
     ) as api:

@@ -48,7 +48,7 @@ def demo_memory_store() -> MemoryStore:
         gid: GatewayInfo(gid, name, fmt, "up", BOTH, DEMO_CURRENCIES)
         for gid, name, fmt in (
             ("paypal", "PayPal", "json"),
-            ("stripe", "Stripe", "json"),
+            ("stripe", "Stripe", "stripe_api"),
             ("adyen", "Adyen", "soap"),
         )
     }

@@ -31,7 +31,7 @@ def demo_store() -> MemoryStore:
     return MemoryStore(
         gateways={
             gid: GatewayInfo(gid, gid.title(), fmt, "up", BOTH, MAJOR)
-            for gid, fmt in (("paypal", "json"), ("stripe", "json"), ("adyen", "soap"))
+            for gid, fmt in (("paypal", "json"), ("stripe", "stripe_api"), ("adyen", "soap"))
         },
         priorities={
             "US": p("paypal", "stripe", "adyen"),

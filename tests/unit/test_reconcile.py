@@ -109,6 +109,38 @@ async def test_a_gateway_still_processing_leaves_it_open(world: World) -> None:
     assert world.store.transactions[tx.id].status is TransactionStatus.PROCESSING
 
 
+async def test_a_stuck_accepted_payment_is_asked_about_by_the_gateways_own_id(
+    world: World,
+) -> None:
+    tx = await world.container.deposit().execute(DepositCommand(1, "10.00", "USD"))
+    assert tx.status is TransactionStatus.PROCESSING
+    assert tx.reference_id is not None
+    age(world, tx)
+    world.gateways["paypal"].statuses[tx.attempts[0].reference] = GatewayStatus(
+        found=True,
+        status="completed",
+        reference_id=tx.reference_id,
+        amount_minor=1000,
+        currency="USD",
+    )
+
+    await reconciler(world).execute()
+
+    # Families that look payments up by their own id (Stripe) need it.
+    assert world.gateways["paypal"].inquired_ids == [tx.reference_id]
+    assert world.store.transactions[tx.id].status is TransactionStatus.COMPLETED
+
+
+async def test_an_attempt_whose_answer_was_lost_is_asked_about_without_an_id(
+    world: World,
+) -> None:
+    await ambiguous_withdrawal(world)
+
+    await reconciler(world).execute()
+
+    assert world.gateways["paypal"].inquired_ids == [None]
+
+
 async def test_money_taken_at_a_gateway_we_fell_back_from_is_flagged(world: World) -> None:
     world.gateways["paypal"].will(AMBIGUOUS)
     tx = await world.container.deposit().execute(DepositCommand(1, "10.00", "USD"))

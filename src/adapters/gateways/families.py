@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from adapters.gateways.json_family import JSON
 from adapters.gateways.soap_family import SOAP
+from adapters.gateways.stripe_family import STRIPE_API
 from adapters.gateways.wire_family import WireFamily
 
 
@@ -32,4 +33,4 @@ class WireFamilies:
         return tuple(self._families)
 
 
-FAMILIES = WireFamilies([JSON, SOAP])
+FAMILIES = WireFamilies([JSON, SOAP, STRIPE_API])

@@ -111,7 +111,7 @@ class JsonGatewayProvider:
             return failure
         return self._interpret(response)
 
-    async def inquire(self, reference: str) -> GatewayStatus:
+    async def inquire(self, reference: str, gateway_reference: str | None = None) -> GatewayStatus:
         """Ask the gateway what became of the payment sent under ``reference``.
 
         Raises GatewayUnreachable unless the answer is a readable 200 or the

@@ -116,13 +116,13 @@ class ResilientProvider:
             result = exc.result  # retries exhausted: report the last refusal
         return replace(result, tries=tries)
 
-    async def inquire(self, reference: str) -> GatewayStatus:
+    async def inquire(self, reference: str, gateway_reference: str | None = None) -> GatewayStatus:
         """Plain delegation: no retries, no breaker accounting, asked even when open.
 
         Counting inquiries would let the reconciler's reads trip (or heal) the
         breaker that guards payments, which is not what it measures.
         """
-        return await self._inner.inquire(reference)
+        return await self._inner.inquire(reference, gateway_reference)
 
     async def _try_once(self, instruction: PaymentInstruction) -> GatewayResult:
         monitor = self._monitor

@@ -117,7 +117,7 @@ class SoapGatewayProvider:
             return failure
         return interpret(response, operation)
 
-    async def inquire(self, reference: str) -> GatewayStatus:
+    async def inquire(self, reference: str, gateway_reference: str | None = None) -> GatewayStatus:
         """Ask the PSP what became of the payment sent under ``reference``.
 
         Raises GatewayUnreachable unless the answer is a readable status result

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import httpx
 
 from application.ports import CallbackVerifier, PaymentProvider
+from domain.transaction import TransactionType
+
+ALL_OPERATIONS = frozenset(TransactionType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +50,10 @@ class WireFamily:
     new_merchant_key: Callable[[], str]
     # The exact body the PSP requires in answer to a callback, if any.
     callback_answer: bytes | None = None
+    # What the family's API can do: routing skips a gateway for the rest
+    # (Stripe's PaymentIntents API takes deposits and refunds, pays no one out).
+    operations: frozenset[TransactionType] = ALL_OPERATIONS
+
+    def offers(self, operation: TransactionType) -> bool:
+        """Whether gateways of this family can carry ``operation``."""
+        return operation in self.operations

@@ -30,6 +30,7 @@ class ScriptedProvider:
         self.statuses: dict[str, GatewayStatus] = {}  # by our idempotency reference
         self.unreachable = False
         self.inquired: list[str] = []  # every reference asked about, in order
+        self.inquired_ids: list[str | None] = []  # the gateway's id passed with each
 
     def will(self, *results: GatewayResult) -> None:
         self._results.extend(results)
@@ -44,9 +45,10 @@ class ScriptedProvider:
             redirect_url=f"https://{self.gateway_id}.example/pay/{instruction.reference}",
         )
 
-    async def inquire(self, reference: str) -> GatewayStatus:
+    async def inquire(self, reference: str, gateway_reference: str | None = None) -> GatewayStatus:
         """The scripted status for ``reference``; not found unless one was set."""
         self.inquired.append(reference)
+        self.inquired_ids.append(gateway_reference)
         if self.unreachable:
             raise GatewayUnreachable(f"{self.gateway_id} is unreachable (scripted)")
         return self.statuses.get(reference, GatewayStatus(found=False))

@@ -12,7 +12,7 @@ ON CONFLICT (code) DO NOTHING;
 
 INSERT INTO gateways (id, name, format, operations, currencies) VALUES
     ('paypal', 'PayPal', 'json', '{deposit,withdrawal}', '{USD,EUR,GBP,JPY,CHF,CAD,AUD}'),
-    ('stripe', 'Stripe', 'json', '{deposit,withdrawal}', '{USD,EUR,GBP,JPY,CHF,CAD,AUD}'),
+    ('stripe', 'Stripe', 'stripe_api', '{deposit,withdrawal}', '{USD,EUR,GBP,JPY,CHF,CAD,AUD}'),
     ('adyen',  'Adyen',  'soap', '{deposit,withdrawal}', '{USD,EUR,GBP,JPY,CHF,CAD,AUD}')
 ON CONFLICT (id) DO NOTHING;
 

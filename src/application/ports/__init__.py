@@ -25,6 +25,7 @@ from application.ports.callbacks import (
 from application.ports.clock import Clock, IdGenerator
 from application.ports.gateways import (
     GatewayAvailability,
+    GatewayCapabilities,
     GatewayResult,
     GatewayRuntime,
     GatewayStatus,
@@ -73,6 +74,7 @@ __all__ = [
     "EventOutbox",
     "GatewayAvailability",
     "GatewayCallback",
+    "GatewayCapabilities",
     "GatewayInfo",
     "GatewayResult",
     "GatewayRuntime",

@@ -30,6 +30,8 @@ class GatewayResult:
     outcome: AttemptOutcome
     reference_id: str | None = None
     redirect_url: str | None = None
+    # What the payer's browser needs instead of a redirect (Stripe's PaymentIntent).
+    client_secret: str | None = None
     completed: bool = False  # the gateway settled synchronously
     error_code: str | None = None
     message: str | None = None
@@ -71,9 +73,11 @@ class PaymentProvider(Protocol):
     async def submit(self, instruction: PaymentInstruction) -> GatewayResult:
         """Send the payment; classify every failure instead of raising."""
 
-    async def inquire(self, reference: str) -> GatewayStatus:
+    async def inquire(self, reference: str, gateway_reference: str | None = None) -> GatewayStatus:
         """Ask for the truth about a payment we sent (by our idempotency reference).
 
+        ``gateway_reference`` is the gateway's own id for it when we know one
+        (families that look payments up by their id, like Stripe, need it).
         Raises GatewayUnreachable when there is no trustworthy answer.
         """
 
@@ -90,6 +94,13 @@ class GatewayTelemetry(Protocol):
 
     def runtime(self, gateway_id: str) -> GatewayRuntime:
         """Health, breaker state, recent success rate and latency."""
+
+
+class GatewayCapabilities(Protocol):
+    """What each gateway's API can do, whatever the routing tables say."""
+
+    def offers(self, gateway_id: str, operation: TransactionType) -> bool:
+        """Whether the gateway can carry ``operation`` at all (Stripe: no payouts)."""
 
 
 class ProviderRegistry(Protocol):

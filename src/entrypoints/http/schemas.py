@@ -99,6 +99,9 @@ class TransactionOut(msgspec.Struct):
     updated_at: datetime
     version: Annotated[int, _ex("Bumped by every state change; events carry it", 2)]
     parent_transaction_id: Annotated[str | None, _ex("A refund's deposit", None)] = None
+    client_secret: Annotated[
+        str | None, _ex("Stripe deposits: for Stripe.js (in the deposit's answer only)", None)
+    ] = None
 
 
 class HistoryOut(msgspec.Struct):
@@ -150,6 +153,7 @@ def _fields(tx: Transaction) -> dict[str, object]:
         "updated_at": tx.updated_at,
         "version": tx.version,
         "parent_transaction_id": tx.parent_transaction_id,
+        "client_secret": tx.client_secret,
     }
 
 

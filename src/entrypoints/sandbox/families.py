@@ -15,8 +15,11 @@ from entrypoints.sandbox.family import SimulatedFamily
 from entrypoints.sandbox.json_psp import JSON_PSP
 from entrypoints.sandbox.psp import Gateways
 from entrypoints.sandbox.soap_psp import SOAP_PSP
+from entrypoints.sandbox.stripe_psp import STRIPE_PSP
 
-SIMULATED_FAMILIES: dict[str, SimulatedFamily] = {f.name: f for f in (JSON_PSP, SOAP_PSP)}
+SIMULATED_FAMILIES: dict[str, SimulatedFamily] = {
+    f.name: f for f in (JSON_PSP, SOAP_PSP, STRIPE_PSP)
+}
 
 
 def sandbox_routes(sandbox: Gateways, admin_guard: Guard) -> list[type[Controller]]:

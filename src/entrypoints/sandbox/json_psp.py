@@ -158,6 +158,8 @@ async def _behave(
         return behaviour, _problem(503, "unavailable", "Gateway is temporarily unavailable")
     if behaviour.mode == "error":
         return behaviour, _problem(500, "internal_error", "Internal gateway error")
+    if behaviour.mode == "rate_limit":
+        return behaviour, _problem(429, "rate_limited", "Too many requests")
     if behaviour.mode == "decline":
         return behaviour, _problem(402, decline_code, decline_message)
     return behaviour, None

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-Mode = Literal["ok", "down", "decline", "timeout", "error", "reset", "chaos"]
+Mode = Literal["ok", "down", "decline", "timeout", "error", "reset", "rate_limit", "chaos"]
 FinalStatus = Literal["completed", "failed"]
-# A wire family with a simulated PSP registered in ``families.py`` ("json", "soap").
+# A wire family with a simulated PSP registered in ``families.py`` ("json", "soap", "stripe_api").
 Format = str
 
 # What "chaos" mode does to each request: a mix of everything that goes wrong

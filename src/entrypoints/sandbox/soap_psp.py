@@ -101,6 +101,8 @@ async def _answer(gw: PspGateway, call: PaymentCall) -> Response[Any]:
         return fault("Server", "Gateway is temporarily unavailable", status=503)
     if behaviour.mode == "error":
         return fault("Server", "Internal gateway error", status=500)
+    if behaviour.mode == "rate_limit":
+        return fault("Server", "Too many requests", status=429)
     if behaviour.mode == "decline":
         return result(op, {op.code_element: op.refused, "refusalReason": op.decline_reason})
     existing = gw.find(call.key)

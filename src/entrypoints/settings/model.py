@@ -8,7 +8,7 @@ from pathlib import Path
 
 # A registered wire family (adapters/gateways/families.py): "json", "soap", ...
 GatewayFormat = str
-DEFAULT_GATEWAYS = "paypal:json,stripe:json,adyen:soap"
+DEFAULT_GATEWAYS = "paypal:json,stripe:stripe_api,adyen:soap"
 
 
 # Default admission limits (see Settings.payment_admission_limit).

@@ -36,7 +36,7 @@ async def test_gateways_are_listed_by_id_and_switched(backend: Backend) -> None:
     assert [(g.id, g.format, g.admin_status) for g in gateways] == [
         ("adyen", "soap", "up"),
         ("paypal", "json", "up"),
-        ("stripe", "json", "up"),
+        ("stripe", "stripe_api", "up"),
     ]
     assert gateways[0].currencies == DEMO_CURRENCIES
     assert gateways[0].operations == frozenset({"deposit", "withdrawal"})

@@ -43,7 +43,8 @@ class Withdraw:
         destination = _check_destination(command.destination)
         user, routes = await self._steps.route(command.user_id, TransactionType.WITHDRAWAL, money)
         tx = self._steps.open(TransactionType.WITHDRAWAL, user, money, destination)
-        return await self._steps.dispatch(tx, routes)
+        admit = await self._steps.admission(user, tx)
+        return await self._steps.dispatch(tx, routes, admit)
 
 
 def _check_destination(destination: dict[str, str] | None) -> dict[str, str] | None:

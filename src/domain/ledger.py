@@ -67,6 +67,8 @@ class Balance:
     currency: str
     available_minor: int
     held_minor: int
+    # Of available, what may leave now (domain/withdrawable.py); None: not worked out.
+    withdrawable_minor: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from adapters.postgres.audit import PostgresAuditLog
 from adapters.postgres.inbox import PostgresCallbackInbox
 from adapters.postgres.issues import PostgresIssueLog
 from adapters.postgres.ledger import NON_NEGATIVE, PostgresLedger
+from adapters.postgres.limits import PostgresLimits
 from adapters.postgres.outbox import PostgresEventOutbox
 from adapters.postgres.routing import PostgresRoutingRepository
 from adapters.postgres.session import Session
@@ -53,6 +54,7 @@ class PostgresUnitOfWork:
     users: PostgresUserRepository
     routing: PostgresRoutingRepository
     ledger: PostgresLedger
+    limits: PostgresLimits
     outbox: PostgresEventOutbox
     inbox: PostgresCallbackInbox
     audit: PostgresAuditLog
@@ -77,6 +79,7 @@ class PostgresUnitOfWork:
         self.outbox = PostgresEventOutbox(session)
         self.transactions = PostgresTransactionRepository(session, self._keyring)
         self.ledger = PostgresLedger(session)
+        self.limits = PostgresLimits(session)
         self.inbox = PostgresCallbackInbox(session, self._keyring)
         self.audit = PostgresAuditLog(session)
         self.issues = PostgresIssueLog(session)

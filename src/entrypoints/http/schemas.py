@@ -201,6 +201,7 @@ def refunds_out(details: TransactionDetails) -> dict[str, object]:
 class BalanceOut(msgspec.Struct):
     currency: str
     available: str
+    withdrawable: str  # available less deposits inside their gateway's reversal window
     held: str
 
 
@@ -208,6 +209,10 @@ def balance_out(b: Balance) -> BalanceOut:
     return BalanceOut(
         currency=b.currency,
         available=Money.format_minor(b.available_minor, b.currency),
+        withdrawable=Money.format_minor(
+            b.available_minor if b.withdrawable_minor is None else b.withdrawable_minor,
+            b.currency,
+        ),
         held=Money.format_minor(b.held_minor, b.currency),
     )
 

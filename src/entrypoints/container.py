@@ -27,6 +27,7 @@ from adapters.system import SystemClock, UuidV7Generator
 from adapters.webhooks.sender import HttpWebhookSender, webhook_client_resource
 from adapters.webhooks.targets import ResolvingWebhookTargets
 from application.apply_callback import ApplyCallbacks, RetryPolicy
+from application.closed_loop import ClosedLoopPayout
 from application.country_limits import GetCountryLimits, SetCountryLimits
 from application.country_route_order import GetCountryRouteOrder
 from application.country_routing import GetCountryGateways, SetCountryGateways
@@ -150,7 +151,12 @@ class Container(containers.DeclarativeContainer):
         cache=route_cache,
     )
     deposit = providers.Singleton(Deposit, steps=payment_steps)
-    withdraw = providers.Singleton(Withdraw, steps=payment_steps)
+    # Which gateways can pay out: every one for now (a family without payouts
+    # would answer False here; closed-loop sources through it are then skipped).
+    closed_loop = providers.Singleton(
+        ClosedLoopPayout, uow=uow_factory, dispatcher=dispatcher, clock=clock, ids=ids
+    )
+    withdraw = providers.Singleton(Withdraw, steps=payment_steps, closed_loop=closed_loop)
     refund = providers.Singleton(Refund, uow=uow_factory, providers=gateways, clock=clock, ids=ids)
     get_country_limits = providers.Factory(GetCountryLimits, uow=uow_factory)
     set_country_limits = providers.Factory(SetCountryLimits, uow=uow_factory, cache=route_cache)

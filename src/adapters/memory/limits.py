@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from adapters.memory.store import Staged
 from application.ports import AdmissionView, CountryLimits
+from domain.closed_loop import FundingSource
 from domain.ledger import AccountKind
 from domain.limits import Counted
 from domain.transaction import Transaction, TransactionStatus, TransactionType
@@ -79,3 +80,40 @@ class MemoryLimits:
             return False
         self._staged.reversal_windows[gateway_id] = hours
         return True
+
+    async def closed_loop(self, country: str) -> bool:
+        return self._staged.store.closed_loop.get(country, False)
+
+    async def funding_sources(self, user_id: int, currency: str) -> list[FundingSource]:
+        everything = self._transactions()
+        mine = [t for t in everything if (t.user_id, t.money.currency.code) == (user_id, currency)]
+        out = []
+        for gateway in sorted({t.gateway_id for t in mine if t.gateway_id}):
+            deposits = [
+                t
+                for t in mine
+                if t.type is TransactionType.DEPOSIT
+                and t.status is TransactionStatus.COMPLETED
+                and t.gateway_id == gateway
+            ]
+            if not deposits:
+                continue
+            refunded = sum(
+                r.money.minor
+                for r in everything
+                if r.type is TransactionType.REFUND
+                and r.status is not TransactionStatus.FAILED
+                and r.parent_transaction_id in {d.id for d in deposits}
+            )
+            returned = sum(
+                leg.money.minor
+                for leg in mine
+                if leg.type is TransactionType.WITHDRAWAL
+                and leg.parent_transaction_id is not None
+                and leg.status is not TransactionStatus.FAILED
+                and leg.gateway_id == gateway
+            )
+            funded = sum(d.money.minor for d in deposits) - refunded
+            last = max(d.updated_at for d in deposits)
+            out.append(FundingSource(gateway, funded, returned, last))
+        return out

@@ -19,6 +19,7 @@ from typing import Any
 
 from adapters.postgres.session import Query, Session
 from application.ports import AdmissionView, CountryLimits
+from domain.closed_loop import FundingSource
 from domain.limits import Counted, VelocityLimit
 from domain.transaction import TransactionType
 
@@ -72,6 +73,27 @@ WHERE user_id = %(user_id)s AND currency = %(currency)s AND kind = 'available'
       AND d.status = 'completed' AND g.reversal_window_hours > 0
       AND d.updated_at + make_interval(hours => g.reversal_window_hours) > %(at)s)
 FOR UPDATE
+"""
+
+CLOSED_LOOP = "SELECT closed_loop FROM countries WHERE code = %(country)s"
+
+# Per gateway: completed deposits net of refunds not failed, and the legs of
+# closed-loop withdrawals (not failed) that went back through it.
+FUNDING_SOURCES = """
+SELECT d.gateway_id, max(d.updated_at) AS last_funded_at,
+       sum(d.amount_minor - COALESCE(
+           (SELECT sum(r.amount_minor) FROM transactions r
+            WHERE r.parent_transaction_id = d.id AND r.type = 'refund'
+              AND r.status <> 'failed'), 0))::bigint AS funded,
+       COALESCE((SELECT sum(l.amount_minor) FROM transactions l
+                 WHERE l.user_id = %(user_id)s AND l.currency = %(currency)s
+                   AND l.type = 'withdrawal' AND l.parent_transaction_id IS NOT NULL
+                   AND l.status <> 'failed' AND l.gateway_id = d.gateway_id), 0)::bigint
+           AS returned
+FROM transactions d
+WHERE d.user_id = %(user_id)s AND d.currency = %(currency)s AND d.type = 'deposit'
+  AND d.status = 'completed' AND d.gateway_id IS NOT NULL
+GROUP BY d.gateway_id
 """
 
 SET_WINDOW = """
@@ -158,3 +180,16 @@ class PostgresLimits:
 
     async def set_reversal_window(self, gateway_id: str, hours: int) -> bool:
         return await self._session.execute(SET_WINDOW, {"id": gateway_id, "hours": hours}) == 1
+
+    async def closed_loop(self, country: str) -> bool:
+        rows = await self._session.fetch(CLOSED_LOOP, {"country": country})
+        return bool(rows and rows[0]["closed_loop"])
+
+    async def funding_sources(self, user_id: int, currency: str) -> list[FundingSource]:
+        rows = await self._session.fetch(
+            FUNDING_SOURCES, {"user_id": user_id, "currency": currency}
+        )
+        return [
+            FundingSource(r["gateway_id"], r["funded"], r["returned"], r["last_funded_at"])
+            for r in rows
+        ]

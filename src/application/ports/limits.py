@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from domain.closed_loop import FundingSource
 from domain.limits import Counted, VelocityLimit
 from domain.transaction import TransactionType
 
@@ -60,3 +61,9 @@ class LimitRepository(Protocol):
 
     async def set_reversal_window(self, gateway_id: str, hours: int) -> bool:
         """Store a gateway's reversal window; False when it does not exist."""
+
+    async def closed_loop(self, country: str) -> bool:
+        """Whether the country's withdrawals go back the way the money came (its switch)."""
+
+    async def funding_sources(self, user_id: int, currency: str) -> list[FundingSource]:
+        """Every gateway that funded the user in ``currency``, with what it funded and took back."""

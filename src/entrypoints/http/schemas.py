@@ -116,6 +116,7 @@ class TransactionDetailOut(TransactionOut):
     # Deposits only (else null): their refunds, and what the completed ones gave back.
     refunds: list[TransactionOut] | None = None
     refunded_amount: Annotated[str | None, _ex("Completed refunds' total", "25.00")] = None
+    legs: list[TransactionOut] | None = None  # a closed-loop withdrawal's, oldest first
 
 
 class TransactionPageOut(msgspec.Struct):
@@ -192,6 +193,10 @@ def transaction_detail_out(details: TransactionDetails) -> TransactionDetailOut:
 
 def refunds_out(details: TransactionDetails) -> dict[str, object]:
     tx = details.transaction
+    if tx.type is TransactionType.WITHDRAWAL:
+        return (
+            {"legs": [transaction_out(leg) for leg in details.refunds]} if details.refunds else {}
+        )
     if tx.type is not TransactionType.DEPOSIT:
         return {}
     refunded = Money.format_minor(refunded_minor(details.refunds), tx.money.currency.code)
@@ -209,10 +214,7 @@ def balance_out(b: Balance) -> BalanceOut:
     return BalanceOut(
         currency=b.currency,
         available=Money.format_minor(b.available_minor, b.currency),
-        withdrawable=Money.format_minor(
-            b.available_minor if b.withdrawable_minor is None else b.withdrawable_minor,
-            b.currency,
-        ),
+        withdrawable=Money.format_minor(b.withdrawable, b.currency),
         held=Money.format_minor(b.held_minor, b.currency),
     )
 

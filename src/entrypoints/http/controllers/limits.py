@@ -79,7 +79,7 @@ class MoneyRulesController(Controller):
         self, country: CountryPath, get_country_limits: NamedDependency[GetCountryLimits]
     ) -> LimitsOut:
         """The country's velocity limits, in its currency (absent: unlimited)."""
-        return _limits_out(await get_country_limits.execute(country))
+        return limits_out(await get_country_limits.execute(country))
 
     @put(
         "/countries/{country:str}/limits",
@@ -105,7 +105,7 @@ class MoneyRulesController(Controller):
             )
             if body is not None
         }
-        return _limits_out(await set_country_limits.execute(country, given))
+        return limits_out(await set_country_limits.execute(country, given))
 
     @put(
         "/gateways/{gateway_id:str}",
@@ -124,7 +124,7 @@ class MoneyRulesController(Controller):
         return GatewaySettingsOut(gateway_id, hours)
 
 
-def _limits_out(limits: CountryLimits) -> LimitsOut:
+def limits_out(limits: CountryLimits) -> LimitsOut:
     def one(limit: VelocityLimit) -> dict[str, str | int] | None:
         out: dict[str, str | int] = {}
         if limit.max_minor is not None:

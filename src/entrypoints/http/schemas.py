@@ -98,7 +98,7 @@ class TransactionOut(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     version: Annotated[int, _ex("Bumped by every state change; events carry it", 2)]
-    parent_transaction_id: Annotated[str | None, _ex("A refund's deposit", None)] = None
+    parent_transaction_id: Annotated[str | None, _ex("A refund's deposit, a leg's", None)] = None
 
 
 class HistoryOut(msgspec.Struct):
@@ -193,12 +193,8 @@ def transaction_detail_out(details: TransactionDetails) -> TransactionDetailOut:
 
 def refunds_out(details: TransactionDetails) -> dict[str, object]:
     tx = details.transaction
-    if tx.type is TransactionType.WITHDRAWAL:
-        return (
-            {"legs": [transaction_out(leg) for leg in details.refunds]} if details.refunds else {}
-        )
-    if tx.type is not TransactionType.DEPOSIT:
-        return {}
+    if tx.type is not TransactionType.DEPOSIT:  # a withdrawal's children are its legs
+        return {"legs": [transaction_out(c) for c in details.refunds]} if details.refunds else {}
     refunded = Money.format_minor(refunded_minor(details.refunds), tx.money.currency.code)
     return {"refunds": [transaction_out(r) for r in details.refunds], "refunded_amount": refunded}
 

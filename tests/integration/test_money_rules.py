@@ -123,6 +123,8 @@ def test_amount_limits_refuse_with_the_limit_named_and_other_currencies_are_free
     # The limits are in the country's currency; EUR is not limited.
     assert deposit(api, 1, "500.00", "EUR").status_code == 201
     assert rows(demo_database_url, "SELECT count(*) FROM transactions") == 3
+    audited = "SELECT count(*) FROM audit_log WHERE action = 'country.limits_set'"
+    assert rows(demo_database_url, audited) == 1
 
 
 def test_limits_with_bad_input_are_refused_and_change_nothing(api: httpx.Client) -> None:
@@ -145,6 +147,13 @@ def test_a_deposit_through_a_72h_window_is_not_withdrawable_until_the_window_pas
     r = api.put("/gateways/paypal", json={"reversal_window_hours": 72}, headers=ADMIN)
     assert r.status_code == 200, r.text
     assert r.json() == {"id": "paypal", "reversal_window_hours": 72}
+    audited = "SELECT count(*) FROM audit_log WHERE action = 'gateway.reversal_window_set'"
+    assert rows(demo_database_url, audited) == 1
+    for bad in ({"reversal_window_hours": -1}, {"reversal_window_hours": "72"}, {}):
+        assert api.put("/gateways/paypal", json=bad, headers=ADMIN).status_code == 400
+    assert api.put(
+        "/gateways/nope", json={"reversal_window_hours": 1}, headers=ADMIN
+    ).is_client_error
 
     made = deposit(api, 1, "100.00", "USD")
     assert made.status_code == 201, made.text

@@ -61,10 +61,8 @@ class ClosedLoopPayout:
     async def plan(
         self, user: User, money: Money, routes: list[GatewayRoute]
     ) -> tuple[list[FundingSource], list[PlannedLeg]] | None:
-        """The sources and legs, or None: the switch is off or no source can take any of it."""
+        """The sources and legs, or None: no source can take any of it."""
         async with self._uow() as uow:
-            if not await uow.limits.closed_loop(user.country.value):
-                return None
             sources = await uow.limits.funding_sources(user.id, money.currency.code)
         legs = plan_legs(money.minor, sources, can_pay_out=self._payable(routes))
         if all(leg.gateway_id is None for leg in legs):

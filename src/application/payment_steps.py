@@ -72,18 +72,25 @@ class PaymentSteps:
     async def admission(self, user: User, tx: Transaction) -> Admit | None:
         """The checks the creating commit runs: the country's velocity limits
         (in its currency only) and, for withdrawals, the withdrawable balance."""
+        limits = await self._country_limits(user)
+        applies = limits.currency == tx.money.currency.code
+        limit = limits.of(tx.type) if applies else VelocityLimit()
+        return admission(limit, tx.type, self._clock)
+
+    async def closed_loop(self, user: User) -> bool:
+        """Whether the user's country sends withdrawals back the way the money came."""
+        return (await self._country_limits(user)).closed_loop
+
+    async def _country_limits(self, user: User) -> CountryLimits:
+        # Cached with the routes (and dropped with them on any change).
         country = user.country.value
         limits = self._cache.limits(country) if self._cache else None
         if limits is None:
             async with self._uow() as uow:
-                limits = await uow.limits.country_limits(country)
-            if limits is None:
-                limits = CountryLimits("")
+                limits = await uow.limits.country_limits(country) or CountryLimits("")
             if self._cache:
                 self._cache.remember_limits(country, limits)
-        applies = limits.currency == tx.money.currency.code
-        limit = limits.of(tx.type) if applies else VelocityLimit()
-        return admission(limit, tx.type, self._clock)
+        return limits
 
     async def dispatch(
         self, tx: Transaction, routes: list[GatewayRoute], admit: Admit | None = None

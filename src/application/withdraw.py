@@ -48,9 +48,10 @@ class Withdraw:
         tx = self._steps.open(TransactionType.WITHDRAWAL, user, money, destination)
         admit = await self._steps.admission(user, tx)
         # Closed loop (the country's switch): legs back through the funding gateways.
-        plan = await self._closed_loop.plan(user, money, routes) if self._closed_loop else None
-        if self._closed_loop is not None and plan is not None:
-            return await self._closed_loop.execute(tx, *plan, routes, admit)
+        if self._closed_loop is not None and await self._steps.closed_loop(user):
+            plan = await self._closed_loop.plan(user, money, routes)
+            if plan is not None:
+                return await self._closed_loop.execute(tx, *plan, routes, admit)
         return await self._steps.dispatch(tx, routes, admit)
 
 

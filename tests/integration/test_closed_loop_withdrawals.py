@@ -19,6 +19,7 @@ from tests.support.api import (
     CLIENT,
     behave,
     check_invariants,
+    container_of,
     deposit,
     serve_api,
     wait_for_status,
@@ -28,10 +29,12 @@ from tests.support.api import (
 GATEWAYS = "paypal:json,stripe:json,adyen:soap"
 
 
-def switch_closed_loop(database_url: str, country: str, on: bool = True) -> None:
-    """Until the routing API (PUT /countries/{code}/routing) is merged: the column itself."""
+def switch_closed_loop(api: httpx.Client, database_url: str, country: str) -> None:
+    """Until the routing API (PUT /countries/{code}/routing) is merged: the column itself,
+    and this process's cache dropped at once (the NOTIFY would, a moment later)."""
     with psycopg.connect(database_url) as conn:
-        conn.execute("UPDATE countries SET closed_loop = %s WHERE code = %s", (on, country))
+        conn.execute("UPDATE countries SET closed_loop = true WHERE code = %s", (country,))
+    container_of(api).route_cache().invalidate()
 
 
 @pytest.fixture
@@ -67,7 +70,7 @@ def available(api: httpx.Client) -> str:
 def funded(api: httpx.Client, demo_database_url: str) -> httpx.Client:
     funded_through(api, "paypal", "60.00")
     funded_through(api, "stripe", "40.00")
-    switch_closed_loop(demo_database_url, "US")
+    switch_closed_loop(api, demo_database_url, "US")
     return api
 
 

@@ -32,6 +32,7 @@ async def funded_closed_loop(world: World) -> None:
     await deposit_through(world, "paypal", "60.00", 0)
     await deposit_through(world, "stripe", "40.00", 1)
     world.store.closed_loop["US"] = True
+    world.container.route_cache().invalidate()  # as the change's NOTIFY does
 
 
 async def test_the_parent_holds_once_and_completes_when_every_leg_completed(world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from adapters.memory.store import Staged
@@ -20,8 +21,13 @@ class MemoryLimits:
         return list({**self._staged.store.transactions, **self._staged.transactions}.values())
 
     async def country_limits(self, country: str) -> CountryLimits | None:
-        found = self._staged.country_limits.get(country)
-        return found or self._staged.store.country_limits.get(country)
+        found = self._staged.country_limits.get(country) or self._staged.store.country_limits.get(
+            country
+        )
+        loop = self._staged.store.closed_loop.get(country, False)
+        if found is None:
+            return CountryLimits("", closed_loop=True) if loop else None
+        return replace(found, closed_loop=loop)
 
     async def replace_country_limits(self, country: str, limits: CountryLimits) -> None:
         self._staged.country_limits[country] = limits
@@ -80,9 +86,6 @@ class MemoryLimits:
             return False
         self._staged.reversal_windows[gateway_id] = hours
         return True
-
-    async def closed_loop(self, country: str) -> bool:
-        return self._staged.store.closed_loop.get(country, False)
 
     async def funding_sources(self, user_id: int, currency: str) -> list[FundingSource]:
         everything = self._transactions()

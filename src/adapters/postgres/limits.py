@@ -24,7 +24,8 @@ from domain.limits import Counted, VelocityLimit
 from domain.transaction import TransactionType
 
 SELECT_LIMITS = """
-SELECT c.currency, l.operation, l.max_amount_minor, l.daily_amount_minor, l.daily_count
+SELECT c.currency, c.closed_loop, l.operation,
+       l.max_amount_minor, l.daily_amount_minor, l.daily_count
 FROM countries c LEFT JOIN country_limits l ON l.country_code = c.code
 WHERE c.code = %(country)s
 """
@@ -75,8 +76,6 @@ WHERE user_id = %(user_id)s AND currency = %(currency)s AND kind = 'available'
 FOR UPDATE
 """
 
-CLOSED_LOOP = "SELECT closed_loop FROM countries WHERE code = %(country)s"
-
 # Per gateway: completed deposits net of refunds not failed, and the legs of
 # closed-loop withdrawals (not failed) that went back through it.
 FUNDING_SOURCES = """
@@ -118,7 +117,7 @@ class PostgresLimits:
             for r in rows
             if r["operation"] is not None
         }
-        return CountryLimits(rows[0]["currency"], per_operation)
+        return CountryLimits(rows[0]["currency"], per_operation, rows[0]["closed_loop"])
 
     async def replace_country_limits(self, country: str, limits: CountryLimits) -> None:
         self._session.queue(DELETE_LIMITS, {"country": country})
@@ -180,10 +179,6 @@ class PostgresLimits:
 
     async def set_reversal_window(self, gateway_id: str, hours: int) -> bool:
         return await self._session.execute(SET_WINDOW, {"id": gateway_id, "hours": hours}) == 1
-
-    async def closed_loop(self, country: str) -> bool:
-        rows = await self._session.fetch(CLOSED_LOOP, {"country": country})
-        return bool(rows and rows[0]["closed_loop"])
 
     async def funding_sources(self, user_id: int, currency: str) -> list[FundingSource]:
         rows = await self._session.fetch(

@@ -17,6 +17,8 @@ class CountryLimits:
 
     currency: str
     per_operation: dict[TransactionType, VelocityLimit] = field(default_factory=dict)
+    # The country's closed-loop switch (domain/closed_loop.py), read with its limits.
+    closed_loop: bool = False
 
     def of(self, operation: TransactionType) -> VelocityLimit:
         return self.per_operation.get(operation, VelocityLimit())
@@ -37,7 +39,7 @@ class LimitRepository(Protocol):
     """Limits and reversal windows as stored, and the reads that admit a payment."""
 
     async def country_limits(self, country: str) -> CountryLimits | None:
-        """The country's limits; None when the country is not configured."""
+        """The country's limits and closed-loop switch; None when it is not configured."""
 
     async def replace_country_limits(self, country: str, limits: CountryLimits) -> None:
         """Replace every limit of the country (within the unit of work)."""
@@ -61,9 +63,6 @@ class LimitRepository(Protocol):
 
     async def set_reversal_window(self, gateway_id: str, hours: int) -> bool:
         """Store a gateway's reversal window; False when it does not exist."""
-
-    async def closed_loop(self, country: str) -> bool:
-        """Whether the country's withdrawals go back the way the money came (its switch)."""
 
     async def funding_sources(self, user_id: int, currency: str) -> list[FundingSource]:
         """Every gateway that funded the user in ``currency``, with what it funded and took back."""

@@ -63,3 +63,17 @@ async def test_a_source_that_cannot_pay_out_is_skipped_by_the_injected_predicate
     legs = legs_of(world, parent)
     assert [leg.money.minor for leg in legs] == [6000, 2000]
     assert all(leg.attempts[-1].gateway_id == "paypal" for leg in legs)
+
+
+async def test_a_leg_failing_after_acceptance_keeps_its_part_held_and_raises_an_issue(
+    world: World,
+) -> None:
+    await funded_closed_loop(world)
+    parent = await world.container.withdraw().execute(WithdrawCommand(1, "80.00", "USD"))
+    first, second = legs_of(world, parent)
+    settle = world.container.settle()
+    await settle.execute(SettleCommand(first.id, FinalStatus.FAILED, "bounced"))
+    await settle.execute(SettleCommand(second.id, FinalStatus.COMPLETED, "ok"))
+    assert world.store.transactions[parent.id].status is TransactionStatus.PROCESSING
+    assert world.store.balances[(1, "USD", AccountKind.HELD)] == 8000  # nothing lost
+    assert [i.kind for i in world.store.issues] == [f"leg_failed:{first.id}"]

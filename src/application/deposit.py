@@ -47,4 +47,5 @@ class Deposit:
         money = Money.parse(command.amount, command.currency)
         user, routes = await self._steps.route(command.user_id, TransactionType.DEPOSIT, money)
         tx = self._steps.open(TransactionType.DEPOSIT, user, money)
-        return await self._steps.dispatch(tx, routes)
+        admit = await self._steps.admission(user, tx)
+        return await self._steps.dispatch(tx, routes, admit)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 
+from application.admission import Admit
 from application.log_context import bind_transaction
 from application.ports import (
     Clock,
@@ -40,19 +41,27 @@ class GatewayDispatcher:
         self._providers = providers
         self._clock = clock
 
-    async def dispatch(self, tx: Transaction, routes: list[GatewayRoute]) -> Transaction:
-        """Run the attempts; returns the saved transaction or raises a payment error."""
-        with bind_transaction(tx.id):
-            return await self._dispatch(tx, routes)
+    async def dispatch(
+        self, tx: Transaction, routes: list[GatewayRoute], admit: Admit | None = None
+    ) -> Transaction:
+        """Run the attempts; returns the saved transaction or raises a payment error.
 
-    async def _dispatch(self, tx: Transaction, routes: list[GatewayRoute]) -> Transaction:
+        ``admit`` (application/admission.py) runs in the unit of work that first
+        stores the transaction; what it raises leaves nothing stored.
+        """
+        with bind_transaction(tx.id):
+            return await self._dispatch(tx, routes, admit)
+
+    async def _dispatch(
+        self, tx: Transaction, routes: list[GatewayRoute], admit: Admit | None
+    ) -> Transaction:
         for route in routes:
             provider = self._providers.get(route.gateway_id)
             if provider is None:
                 log.warning("no adapter for gateway %s; skipping", route.gateway_id)
                 continue
             attempt = tx.begin_attempt(route.gateway_id, self._clock.now())
-            await self._save(tx)
+            await self._save(tx, admit if tx.is_new else None)
             instruction = PaymentInstruction(
                 transaction_id=tx.id,
                 reference=attempt.reference,
@@ -126,7 +135,7 @@ class GatewayDispatcher:
             )
         # One unit of work: created (if no adapter was found at all) and failed.
         tx.fail(message="No payment gateway is available", now=self._clock.now())
-        await self._save(tx)
+        await self._save(tx, admit if tx.is_new else None)
         raise GatewaysUnavailable(tx.message or "unavailable", transaction_id=tx.id)
 
     async def _call(
@@ -172,7 +181,9 @@ class GatewayDispatcher:
             log.info("transaction %s was settled by its gateway during the call", tx.id)
             return current
 
-    async def _save(self, tx: Transaction) -> None:
+    async def _save(self, tx: Transaction, admit: Admit | None = None) -> None:
         async with self._uow() as uow:
+            if admit is not None:
+                await admit(uow, tx)
             await uow.transactions.add(tx)
             await uow.commit()

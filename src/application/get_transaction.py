@@ -13,7 +13,8 @@ from domain.transaction import Transaction, TransactionType
 class TransactionDetails:
     transaction: Transaction
     history: list[AuditEntry]
-    refunds: list[Transaction] = field(default_factory=list)  # a deposit's, oldest first
+    # A deposit's refunds or a withdrawal's legs, oldest first.
+    refunds: list[Transaction] = field(default_factory=list)
 
 
 class GetTransaction:
@@ -26,9 +27,11 @@ class GetTransaction:
             if tx is None:
                 raise NotFound(f"transaction {transaction_id} does not exist")
             history = await uow.audit.history("transaction", tx.id)
+            # A deposit's refunds; a closed-loop withdrawal's legs (its children too).
             refunds = (
                 await uow.transactions.refunds_of(tx.id)
-                if tx.type is TransactionType.DEPOSIT
+                if tx.type in (TransactionType.DEPOSIT, TransactionType.WITHDRAWAL)
+                and tx.parent_transaction_id is None
                 else []
             )
         return TransactionDetails(tx, history, refunds)

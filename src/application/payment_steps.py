@@ -2,16 +2,19 @@
 
 Each step is one call so that the use cases show the whole flow:
 ``route`` (user → their country's gateways, best first), ``open`` (the
-transaction, pending) and ``dispatch`` (record the intent, try the gateways
-in order, record the outcome).
+transaction, pending), ``admission`` (the money rules its creation must pass)
+and ``dispatch`` (record the intent, try the gateways in order, record the
+outcome).
 """
 
 from __future__ import annotations
 
+from application.admission import Admit, admission
 from application.dispatch import GatewayDispatcher
 from application.idempotency import take_reserved_id
 from application.ports import (
     Clock,
+    CountryLimits,
     GatewayAvailability,
     GatewayCapabilities,
     IdGenerator,
@@ -19,6 +22,7 @@ from application.ports import (
 )
 from application.route_cache import RouteCache
 from application.routing import route_payment
+from domain.limits import VelocityLimit
 from domain.money import Money
 from domain.routing import GatewayRoute
 from domain.transaction import Transaction, TransactionType
@@ -70,6 +74,31 @@ class PaymentSteps:
             destination=destination,
         )
 
-    async def dispatch(self, tx: Transaction, routes: list[GatewayRoute]) -> Transaction:
-        """Record the intent, then the gateways in order until one takes it."""
-        return await self._dispatcher.dispatch(tx, routes)
+    async def admission(self, user: User, tx: Transaction) -> Admit | None:
+        """The checks the creating commit runs: the country's velocity limits
+        (in its currency only) and, for withdrawals, the withdrawable balance."""
+        limits = await self._country_limits(user)
+        applies = limits.currency == tx.money.currency.code
+        limit = limits.of(tx.type) if applies else VelocityLimit()
+        return admission(limit, tx.type, self._clock)
+
+    async def closed_loop(self, user: User) -> bool:
+        """Whether the user's country sends withdrawals back the way the money came."""
+        return (await self._country_limits(user)).closed_loop
+
+    async def _country_limits(self, user: User) -> CountryLimits:
+        # Cached with the routes (and dropped with them on any change).
+        country = user.country.value
+        limits = self._cache.limits(country) if self._cache else None
+        if limits is None:
+            async with self._uow() as uow:
+                limits = await uow.limits.country_limits(country) or CountryLimits("")
+            if self._cache:
+                self._cache.remember_limits(country, limits)
+        return limits
+
+    async def dispatch(
+        self, tx: Transaction, routes: list[GatewayRoute], admit: Admit | None = None
+    ) -> Transaction:
+        """Record the intent (if ``admit`` passes), then each gateway until one takes it."""
+        return await self._dispatcher.dispatch(tx, routes, admit)

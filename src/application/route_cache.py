@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from application.ports.limits import CountryLimits
 from domain.routing import GatewayRoute
 from domain.user import User
 
@@ -32,6 +33,7 @@ class RouteCache:
         self._clock = clock
         self._users: dict[int, tuple[float, User]] = {}
         self._routes: dict[str, tuple[float, list[GatewayRoute]]] = {}
+        self._limits: dict[str, tuple[float, CountryLimits]] = {}
 
     def user(self, user_id: int) -> User | None:
         entry = self._users.get(user_id)
@@ -54,7 +56,19 @@ class RouteCache:
         self._users[user.id] = (expires, user)
         self._routes[user.country.value] = (expires, list(routes))
 
+    def limits(self, country: str) -> CountryLimits | None:
+        """The country's velocity limits (application/admission.py), if known."""
+        entry = self._limits.get(country)
+        if entry is None or entry[0] < self._clock():
+            return None
+        return entry[1]
+
+    def remember_limits(self, country: str, limits: CountryLimits) -> None:
+        if self._ttl_s > 0:
+            self._limits[country] = (self._clock() + self._ttl_s, limits)
+
     def invalidate(self) -> None:
-        """Forget everything (an operator changed users, routes or gateways)."""
+        """Forget everything (an operator changed users, routes, gateways or limits)."""
         self._users.clear()
         self._routes.clear()
+        self._limits.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from application.legs import after_settled
 from application.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from domain.errors import ConcurrentUpdate, NotFound
 from domain.transaction import SettleOutcome, Transaction, TransactionStatus
@@ -56,6 +57,7 @@ async def settle_in(
     )
     if outcome == "applied":
         await uow.transactions.add(tx)
+        await after_settled(uow, tx, clock)  # a closed-loop leg's parent follows it
     return SettleResult(tx, outcome)
 
 

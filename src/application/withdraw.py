@@ -8,6 +8,7 @@ withdrawal, so a withdrawal the balance does not cover is refused there
 (InsufficientFunds) before any gateway is called, leaving no trace.
 Completion pays the held amount out; failure releases it. A withdrawal whose
 gateway answer was lost does not fall back (the money may be on its way).
+In a closed-loop country it may become several legs (application/closed_loop.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from application.closed_loop import ClosedLoopPayout
 from application.payment_steps import PaymentSteps
 from domain.errors import InvalidInput
 from domain.money import Money
@@ -35,15 +37,22 @@ class WithdrawCommand:
 class Withdraw:
     """Hold the amount, then pay out through the gateways in priority order."""
 
-    def __init__(self, steps: PaymentSteps) -> None:
+    def __init__(self, steps: PaymentSteps, closed_loop: ClosedLoopPayout | None = None) -> None:
         self._steps = steps
+        self._closed_loop = closed_loop
 
     async def execute(self, command: WithdrawCommand) -> Transaction:
         money = Money.parse(command.amount, command.currency)
         destination = _check_destination(command.destination)
         user, routes = await self._steps.route(command.user_id, TransactionType.WITHDRAWAL, money)
         tx = self._steps.open(TransactionType.WITHDRAWAL, user, money, destination)
-        return await self._steps.dispatch(tx, routes)
+        admit = await self._steps.admission(user, tx)
+        # Closed loop (the country's switch): legs back through the funding gateways.
+        if self._closed_loop is not None and await self._steps.closed_loop(user):
+            plan = await self._closed_loop.plan(user, money, routes)
+            if plan is not None:
+                return await self._closed_loop.execute(tx, *plan, routes, admit)
+        return await self._steps.dispatch(tx, routes, admit)
 
 
 def _check_destination(destination: dict[str, str] | None) -> dict[str, str] | None:

@@ -6,6 +6,8 @@ codes to statuses and problem types, so renaming a code is a contract change.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class PaymentError(Exception):
     """Base of every error the service raises on purpose."""
@@ -42,6 +44,18 @@ class LedgerLimitExceeded(InvalidInput):
     """A balance would leave the range the ledger can store (a hostile or absurd amount)."""
 
     code = "ledger-limit-exceeded"
+
+
+class LimitExceeded(InvalidInput):
+    """A velocity limit of the user's country refuses the payment (domain/limits.py)."""
+
+    code = "limit-exceeded"
+
+    def __init__(self, detail: str, *, limit: str, window: str, resets_at: datetime | None) -> None:
+        super().__init__(detail)
+        self.limit = limit  # max_amount | daily_amount | daily_count
+        self.window = window  # transaction | 24h
+        self.resets_at = resets_at  # None: waiting will not help
 
 
 class IllegalTransition(PaymentError):

@@ -67,6 +67,13 @@ class Balance:
     currency: str
     available_minor: int
     held_minor: int
+    # Of available, what may leave now (domain/withdrawable.py); None: not worked out.
+    withdrawable_minor: int | None = None
+
+    @property
+    def withdrawable(self) -> int:
+        """What may leave now (all of available unless worked out otherwise)."""
+        return self.available_minor if self.withdrawable_minor is None else self.withdrawable_minor
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +147,8 @@ JOURNAL_RULES: tuple[JournalRule, ...] = (
 
 def journals_for(tx: Transaction, events: Iterable[TransactionEvent]) -> list[Journal]:
     """The ledger movements the given state changes of ``tx`` require."""
+    if is_leg(tx):
+        return []
     currency = tx.money.currency.code
     accounts = {
         kind: Account(None if kind is AccountKind.EXTERNAL else tx.user_id, currency, kind)
@@ -157,6 +166,12 @@ def journals_for(tx: Transaction, events: Iterable[TransactionEvent]) -> list[Jo
         # An event's snapshot holds the state the change entered.
         if rule.type is tx.type and rule.booked_on == event.data["status"]
     ]
+
+
+def is_leg(tx: Transaction) -> bool:
+    """A leg of a closed-loop withdrawal (domain/closed_loop.py) books nothing: its
+    parent holds the whole amount once and pays it out when every leg completed."""
+    return tx.type is TransactionType.WITHDRAWAL and tx.parent_transaction_id is not None
 
 
 def journals_required(type_: TransactionType, status: TransactionStatus) -> tuple[str, ...]:

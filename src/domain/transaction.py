@@ -23,6 +23,7 @@ from domain.transaction_parts import (
     TransactionEvent,
     TransactionStatus,
     TransactionType,
+    parent_refused,
 )
 
 # Re-exported: the aggregate's parts are imported from here everywhere.
@@ -53,13 +54,12 @@ class Transaction:
     redirect_url: str | None = None
     client_secret: str | None = field(default=None, repr=False)  # Stripe's; answered, not stored
     message: str | None = None
-    # Where a withdrawal pays out to (IBAN, card token, wallet...): sensitive,
-    # encrypted at rest by the repository, never logged or published.
+    # A withdrawal's payout target (IBAN, card...): encrypted at rest, never logged.
     destination: dict[str, str] | None = field(default=None, repr=False)
-    parent_transaction_id: str | None = None  # a refund's deposit (domain/refunds.py)
+    parent_transaction_id: str | None = None  # a refund's deposit; a leg's withdrawal
     attempts: list[Attempt] = field(default_factory=list)
     events: list[TransactionEvent] = field(default_factory=list)
-    # The version last read from or written to storage (0: never stored): the optimistic lock's.
+    # The version last read from or written (0: never stored): the optimistic lock's.
     loaded_version: int = 0
     # Numbers of the attempts opened or settled since the last write: the
     # unit of work writes only those (see pull_changed_attempts).
@@ -80,8 +80,8 @@ class Transaction:
     ) -> Transaction:
         if destination is not None and type is not TransactionType.WITHDRAWAL:
             raise InvalidInput("only withdrawals have a destination")
-        if (parent_transaction_id is not None) != (type is TransactionType.REFUND):
-            raise InvalidInput("a refund, and only a refund, has a parent transaction")
+        if parent_refused(type, parent_transaction_id is not None):
+            raise InvalidInput("a refund names its deposit; a deposit has no parent")
         tx = cls(
             id=transaction_id,
             type=type,

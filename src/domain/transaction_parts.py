@@ -84,3 +84,8 @@ class TransactionEvent:
     version: int
     occurred_at: datetime
     data: dict[str, Any]
+
+
+def parent_refused(type: TransactionType, parented: bool) -> bool:
+    """A refund names its deposit, a deposit has none, a withdrawal may (a closed-loop leg)."""
+    return type is not TransactionType.WITHDRAWAL and parented != (type is TransactionType.REFUND)

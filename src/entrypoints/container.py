@@ -28,6 +28,8 @@ from adapters.system import SystemClock, UuidV7Generator
 from adapters.webhooks.sender import HttpWebhookSender, webhook_client_resource
 from adapters.webhooks.targets import ResolvingWebhookTargets
 from application.apply_callback import ApplyCallbacks, RetryPolicy
+from application.closed_loop import ClosedLoopPayout
+from application.country_limits import GetCountryLimits, SetCountryLimits
 from application.country_route_order import GetCountryRouteOrder
 from application.country_routing import GetCountryGateways, SetCountryGateways
 from application.deposit import Deposit
@@ -45,6 +47,7 @@ from application.receive_callback import ReceiveCallback
 from application.reconcile import Reconcile
 from application.refund import Refund
 from application.retry_callbacks import RetryCallbacks
+from application.reversal_window import SetReversalWindow
 from application.route_cache import RouteCache
 from application.settle import SettleTransaction
 from application.settlement_backlog import GetSettlementBacklog
@@ -157,8 +160,20 @@ class Container(containers.DeclarativeContainer):
         capabilities=capabilities,
     )
     deposit = providers.Singleton(Deposit, steps=payment_steps)
-    withdraw = providers.Singleton(Withdraw, steps=payment_steps)
+    # Closed-loop sources through a family without payouts are skipped.
+    closed_loop = providers.Singleton(
+        ClosedLoopPayout,
+        uow=uow_factory,
+        dispatcher=dispatcher,
+        clock=clock,
+        ids=ids,
+        capabilities=capabilities,
+    )
+    withdraw = providers.Singleton(Withdraw, steps=payment_steps, closed_loop=closed_loop)
     refund = providers.Singleton(Refund, uow=uow_factory, providers=gateways, clock=clock, ids=ids)
+    get_country_limits = providers.Factory(GetCountryLimits, uow=uow_factory)
+    set_country_limits = providers.Factory(SetCountryLimits, uow=uow_factory, cache=route_cache)
+    set_reversal_window = providers.Factory(SetReversalWindow, uow=uow_factory)
     settle = providers.Factory(SettleTransaction, uow=uow_factory, clock=clock)
     reconcile = providers.Factory(
         Reconcile,
@@ -170,7 +185,7 @@ class Container(containers.DeclarativeContainer):
     list_issues = providers.Factory(ListIssues, uow=uow_factory)
     get_transaction = providers.Singleton(GetTransaction, uow=uow_factory)
     list_transactions = providers.Factory(ListTransactions, uow=uow_factory)
-    get_balances = providers.Factory(GetBalances, uow=uow_factory)
+    get_balances = providers.Factory(GetBalances, uow=uow_factory, clock=clock)
     upsert_user = providers.Factory(UpsertUser, uow=uow_factory, cache=route_cache)
     list_gateways = providers.Factory(ListGateways, uow=uow_factory, telemetry=monitors)
     set_gateway_status = providers.Factory(SetGatewayStatus, uow=uow_factory, cache=route_cache)

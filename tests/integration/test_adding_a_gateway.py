@@ -36,7 +36,7 @@ def test_a_fourth_gateway_for_a_new_country(demo_database_url: str) -> None:
         assert tx["gateway"] == "mollie"
         wait_for_status(api, tx["transaction_id"], "completed")
         assert api.get("/users/50/balances", headers=CLIENT).json() == [
-            {"currency": "EUR", "available": "25.00", "held": "0.00"}
+            {"currency": "EUR", "available": "25.00", "withdrawable": "25.00", "held": "0.00"}
         ]
         mollie = next(g for g in api.get("/gateways", headers=ADMIN).json() if g["id"] == "mollie")
         assert (mollie["format"], mollie["breaker"]) == ("json", "closed")

@@ -181,5 +181,7 @@ def test_a_callback_naming_the_accepted_attempt_settles(
     assert status_of(api, tx["transaction_id"]) == "completed"
     assert journals(demo_database_url, tx["transaction_id"]) == 1
     balances = api.get("/users/1/balances", headers=CLIENT).json()
-    assert balances == [{"currency": "USD", "available": "10.00", "held": "0.00"}]
+    assert balances == [
+        {"currency": "USD", "available": "10.00", "withdrawable": "10.00", "held": "0.00"}
+    ]
     assert api.get("/reconciliation/issues", headers=ADMIN).json() == []

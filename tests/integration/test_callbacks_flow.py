@@ -75,7 +75,9 @@ def test_deposit_completes_through_the_sandbox_callback(api: httpx.Client) -> No
     done = wait_for_status(api, tx["transaction_id"], "completed", timeout_s=3)
     assert time.monotonic() - started < 2.5
     assert done["version"] == 3
-    assert balances(api, 1) == [{"currency": "USD", "available": "100.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "100.00", "withdrawable": "100.00", "held": "0.00"}
+    ]
 
 
 def test_soap_deposit_completes_through_an_adyen_notification(
@@ -84,7 +86,9 @@ def test_soap_deposit_completes_through_an_adyen_notification(
     tx = deposit(api, 3, "12.50", "EUR").json()
     assert tx["gateway"] == "adyen"
     wait_for_status(api, tx["transaction_id"], "completed", timeout_s=3)
-    assert balances(api, 3) == [{"currency": "EUR", "available": "12.50", "held": "0.00"}]
+    assert balances(api, 3) == [
+        {"currency": "EUR", "available": "12.50", "withdrawable": "12.50", "held": "0.00"}
+    ]
     assert [(g, s) for g, _, s in inbox(demo_database_url)] == [("adyen", "applied")]
 
 
@@ -104,7 +108,9 @@ def test_withdrawal_completes_and_pays_the_hold_out(
     behave(api, "paypal", callback_delay_ms=50)
     tx = withdraw(api, 1, "60.00", "USD").json()
     wait_for_status(api, tx["transaction_id"], "completed")
-    assert balances(api, 1) == [{"currency": "USD", "available": "40.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "40.00", "withdrawable": "40.00", "held": "0.00"}
+    ]
 
 
 def test_a_failed_withdrawal_releases_the_hold(api: httpx.Client, demo_database_url: str) -> None:
@@ -114,7 +120,9 @@ def test_a_failed_withdrawal_releases_the_hold(api: httpx.Client, demo_database_
     behave(api, "paypal", callback_delay_ms=50, final_status="failed")
     tx = withdraw(api, 1, "60.00", "USD").json()
     wait_for_status(api, tx["transaction_id"], "failed")
-    assert balances(api, 1) == [{"currency": "USD", "available": "100.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "100.00", "withdrawable": "100.00", "held": "0.00"}
+    ]
 
 
 def test_the_same_callback_five_times_is_applied_once(
@@ -128,7 +136,9 @@ def test_the_same_callback_five_times_is_applied_once(
     assert [a.json()["new"] for a in answers] == [1, 0, 0, 0, 0]
     wait_for_status(api, tx["transaction_id"], "completed")
     time.sleep(0.5)  # give any (wrong) second application time to happen
-    assert balances(api, 1) == [{"currency": "USD", "available": "10.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "10.00", "withdrawable": "10.00", "held": "0.00"}
+    ]
     assert inbox(demo_database_url) == [("paypal", "evt_it", "applied")]
 
 
@@ -196,7 +206,9 @@ def test_adyen_notifications_are_accepted_verified_and_deduplicated(
         r = api.post("/callback/adyen", content=body, headers={"Content-Type": "text/xml"})
         assert (r.status_code, r.content) == (200, b"[accepted]")
     wait_for_status(api, tx["transaction_id"], "completed")
-    assert balances(api, 3) == [{"currency": "EUR", "available": "12.50", "held": "0.00"}]
+    assert balances(api, 3) == [
+        {"currency": "EUR", "available": "12.50", "withdrawable": "12.50", "held": "0.00"}
+    ]
     assert len(inbox(demo_database_url)) == 1
 
 
@@ -251,7 +263,9 @@ def test_a_contradicting_callback_after_completion_is_flagged(
         time.sleep(0.05)
     got = api.get(f"/transactions/{tx['transaction_id']}", headers=CLIENT).json()
     assert got["status"] == "completed"
-    assert balances(api, 1) == [{"currency": "USD", "available": "10.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "10.00", "withdrawable": "10.00", "held": "0.00"}
+    ]
 
 
 def test_the_raw_callback_is_stored_encrypted(api: httpx.Client, demo_database_url: str) -> None:

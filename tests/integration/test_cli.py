@@ -102,7 +102,9 @@ def test_serve_on_the_embedded_default_takes_a_deposit_and_keeps_it(tmp_path: Pa
             assert time.monotonic() < deadline, "the deposit never completed"
             time.sleep(0.1)
         balances = httpx.get(f"{base}/users/1/balances", headers=client).json()
-        assert balances == [{"currency": "USD", "available": "100.00", "held": "0.00"}]
+        assert balances == [
+            {"currency": "USD", "available": "100.00", "withdrawable": "100.00", "held": "0.00"}
+        ]
     banner = (tmp_path / f"serve-{port}.log").read_text()
     assert secrets["api_keys"][0] in banner  # the generated keys are printed
     assert f"http://127.0.0.1:{port}" in banner

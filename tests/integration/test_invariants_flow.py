@@ -133,7 +133,7 @@ def run_traffic(api: httpx.Client, database_url: str) -> dict[str, str]:
     for name in ("withdrawal_done", "withdrawal_soap", "deposit_fallback", "deposit_jp"):
         wait_for_status(api, ids[name], "completed")
     assert api.get("/users/1/balances", headers=CLIENT).json() == [
-        {"currency": "USD", "available": "75.00", "held": "10.00"}
+        {"currency": "USD", "available": "75.00", "withdrawable": "75.00", "held": "10.00"}
     ]
     wait_for_outbox(database_url)
     return ids

@@ -90,7 +90,7 @@ def test_callbacks_travel_through_kafka_and_every_change_is_published_in_order(
     for tx_id in tx_ids:
         wait_for_status(kafka_api, tx_id, "completed", timeout_s=15)
     assert kafka_api.get("/users/1/balances", headers=CLIENT).json() == [
-        {"currency": "USD", "available": "15.00", "held": "0.00"}
+        {"currency": "USD", "available": "15.00", "withdrawable": "15.00", "held": "0.00"}
     ]
     events = asyncio.run(
         read_topic(kafka_bootstrap, kafka_topic_prefix + TRANSACTIONS, expect=3 * len(tx_ids))

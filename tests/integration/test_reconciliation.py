@@ -51,7 +51,9 @@ def test_a_timed_out_withdrawal_is_resolved_by_the_reconciler(demo_database_url:
         assert attempts(api, tx["transaction_id"]) == [("paypal", "ambiguous")]
         behave(api, "paypal", mode="ok")
         done = wait_for_status(api, tx["transaction_id"], "completed", timeout_s=10)
-        assert balances(api) == [{"currency": "USD", "available": "40.00", "held": "0.00"}]
+        assert balances(api) == [
+            {"currency": "USD", "available": "40.00", "withdrawable": "40.00", "held": "0.00"}
+        ]
         actors = [h["actor"] for h in done["history"]]  # type: ignore[union-attr]
         assert actors[-1] == "reconciler"
         assert actors[0].startswith("client:")
@@ -70,7 +72,9 @@ def test_a_failed_payout_found_by_the_reconciler_releases_the_hold(
         tx = withdraw(api, 1, "60.00", "USD").json()
         behave(api, "paypal", mode="ok")
         wait_for_status(api, tx["transaction_id"], "failed", timeout_s=10)
-        assert balances(api) == [{"currency": "USD", "available": "100.00", "held": "0.00"}]
+        assert balances(api) == [
+            {"currency": "USD", "available": "100.00", "withdrawable": "100.00", "held": "0.00"}
+        ]
 
 
 def test_money_left_at_a_gateway_we_fell_back_from_is_reported(demo_database_url: str) -> None:

@@ -90,7 +90,9 @@ def test_a_gb_deposit_goes_through_the_stripe_emulation_and_completes(
     done = wait_for_status(api, body["transaction_id"], "completed")
     assert done["reference_id"] == body["reference_id"]
     balances = api.get(f"/users/{GB_USER}/balances", headers=CLIENT).json()
-    assert balances == [{"currency": "GBP", "available": "12.50", "held": "0.00"}]
+    assert balances == [
+        {"currency": "GBP", "available": "12.50", "withdrawable": "12.50", "held": "0.00"}
+    ]
     check_invariants(demo_database_url, str(api.base_url))
 
 
@@ -203,7 +205,9 @@ def test_a_refund_of_a_stripe_deposit_completes_through_the_refund_event(
     assert refund["reference_id"].startswith("re_")
     wait_for_status(api, refund["transaction_id"], "completed")
     balances = api.get(f"/users/{GB_USER}/balances", headers=CLIENT).json()
-    assert balances == [{"currency": "GBP", "available": "7.50", "held": "0.00"}]
+    assert balances == [
+        {"currency": "GBP", "available": "7.50", "withdrawable": "7.50", "held": "0.00"}
+    ]
     check_invariants(demo_database_url, str(api.base_url))
 
 
@@ -229,4 +233,6 @@ def test_a_withdrawal_where_only_stripe_serves_is_refused_clearly(api: httpx.Cli
     assert r.status_code == 422, r.text
     assert r.json()["type"].endswith("no-eligible-gateway")
     balances = api.get(f"/users/{GB_USER}/balances", headers=CLIENT).json()
-    assert balances == [{"currency": "GBP", "available": "20.00", "held": "0.00"}]
+    assert balances == [
+        {"currency": "GBP", "available": "20.00", "withdrawable": "20.00", "held": "0.00"}
+    ]

@@ -77,7 +77,9 @@ def test_completed_deposit_then_withdrawal_holds_the_amount(
 ) -> None:
     assert balances(api, 1) == []
     fund(api, demo_database_url, 1, "100.00", "USD")
-    assert balances(api, 1) == [{"currency": "USD", "available": "100.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "100.00", "withdrawable": "100.00", "held": "0.00"}
+    ]
     r = withdraw(api, 1, "60.00", "USD")
     assert r.status_code == 201, r.text
     assert (r.json()["type"], r.json()["status"], r.json()["gateway"]) == (
@@ -85,9 +87,13 @@ def test_completed_deposit_then_withdrawal_holds_the_amount(
         "processing",
         "paypal",
     )
-    assert balances(api, 1) == [{"currency": "USD", "available": "40.00", "held": "60.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "40.00", "withdrawable": "40.00", "held": "60.00"}
+    ]
     settle_directly(demo_database_url, r.json()["transaction_id"], "completed")
-    assert balances(api, 1) == [{"currency": "USD", "available": "40.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "40.00", "withdrawable": "40.00", "held": "0.00"}
+    ]
     ledger_is_sound(demo_database_url)
 
 
@@ -95,7 +101,9 @@ def test_a_failed_withdrawal_releases_the_hold(api: httpx.Client, demo_database_
     fund(api, demo_database_url, 1, "100.00", "USD")
     tx_id = withdraw(api, 1, "60.00", "USD").json()["transaction_id"]
     settle_directly(demo_database_url, tx_id, "failed")
-    assert balances(api, 1) == [{"currency": "USD", "available": "100.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "100.00", "withdrawable": "100.00", "held": "0.00"}
+    ]
     ledger_is_sound(demo_database_url)
 
 
@@ -106,7 +114,9 @@ def test_twenty_concurrent_withdrawals_never_overspend(
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(lambda _: withdraw(api, 1, "10.00", "USD").status_code, range(20)))
     assert sorted(statuses) == [201] * 10 + [422] * 10
-    assert balances(api, 1) == [{"currency": "USD", "available": "0.00", "held": "100.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "0.00", "withdrawable": "0.00", "held": "100.00"}
+    ]
     ledger_is_sound(demo_database_url)
 
 
@@ -117,7 +127,9 @@ def test_a_declined_withdrawal_is_402_and_releases_at_once(
     behave(api, "paypal", mode="decline")
     r = withdraw(api, 1, "30.00", "USD")
     assert r.status_code == 402
-    assert balances(api, 1) == [{"currency": "USD", "available": "100.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "100.00", "withdrawable": "100.00", "held": "0.00"}
+    ]
     assert sandbox_requests(api, "stripe") == 0
 
 
@@ -132,7 +144,9 @@ def test_an_ambiguous_withdrawal_stays_processing_without_fallback(
     assert attempts(api, r.json()["transaction_id"]) == [("paypal", "ambiguous")]
     assert sandbox_requests(api, "stripe") == 0
     # The money may have left at paypal: it stays held until paypal says.
-    assert balances(api, 1) == [{"currency": "USD", "available": "70.00", "held": "30.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "70.00", "withdrawable": "70.00", "held": "30.00"}
+    ]
     ledger = api.get("/sandbox/paypal/ledger", headers=ADMIN).json()
     payouts = [p["reference"] for p in ledger if p["type"] == "withdrawal"]
     assert payouts == [f"{r.json()['transaction_id']}:1"]
@@ -143,7 +157,9 @@ def test_soap_payout_for_a_german_user(api: httpx.Client, demo_database_url: str
     r = withdraw(api, 3, "20.00", "EUR")
     assert r.status_code == 201, r.text
     assert r.json()["gateway"] == "adyen"
-    assert balances(api, 3) == [{"currency": "EUR", "available": "30.00", "held": "20.00"}]
+    assert balances(api, 3) == [
+        {"currency": "EUR", "available": "30.00", "withdrawable": "30.00", "held": "20.00"}
+    ]
     payouts = [
         p
         for p in api.get("/sandbox/adyen/ledger", headers=ADMIN).json()
@@ -188,7 +204,9 @@ def test_bad_withdrawals_are_4xx_and_change_nothing(
     fund(api, demo_database_url, 1, "100.00", "USD")
     r = api.post("/withdrawal", json=body, headers=CLIENT)
     assert 400 <= r.status_code < 500
-    assert balances(api, 1) == [{"currency": "USD", "available": "100.00", "held": "0.00"}]
+    assert balances(api, 1) == [
+        {"currency": "USD", "available": "100.00", "withdrawable": "100.00", "held": "0.00"}
+    ]
 
 
 def test_balances_of_an_unknown_user_are_404(api: httpx.Client) -> None:

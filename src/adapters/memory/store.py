@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from application.ports import AuditEntry, GatewayCallback, GatewayInfo, ReconciliationIssue
+from application.ports import (
+    AuditEntry,
+    CountryLimits,
+    GatewayCallback,
+    GatewayInfo,
+    ReconciliationIssue,
+)
 from domain.ledger import AccountKind, Journal
 from domain.routing import Priority
 from domain.transaction import Transaction, TransactionEvent
@@ -32,6 +38,11 @@ class MemoryStore:
     issues: list[ReconciliationIssue] = field(default_factory=list)
     reconciled: set[tuple[str, int]] = field(default_factory=set)
     commits: int = 0
+    # Money rules (adapters/memory/limits.py): each country's currency and limits,
+    # each gateway's reversal window in hours, each country's closed-loop switch.
+    country_limits: dict[str, CountryLimits] = field(default_factory=dict)
+    reversal_windows: dict[str, int] = field(default_factory=dict)
+    closed_loop: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +73,8 @@ class Staged:
         self.audit: list[tuple[str, str, AuditEntry]] = []
         self.issues: list[ReconciliationIssue] = []
         self.reconciled: set[tuple[str, int]] = set()
+        self.country_limits: dict[str, CountryLimits] = {}
+        self.reversal_windows: dict[str, int] = {}
 
     def balance(self, key: BalanceKey) -> int:
         return self.store.balances.get(key, 0) + self.balance_moves.get(key, 0)
@@ -81,4 +94,6 @@ class Staged:
         store.audit.extend(self.audit)
         store.issues.extend(self.issues)
         store.reconciled |= self.reconciled
+        store.country_limits.update(self.country_limits)
+        store.reversal_windows.update(self.reversal_windows)
         store.commits += 1

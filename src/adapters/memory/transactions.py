@@ -69,7 +69,13 @@ class MemoryTransactionRepository:
         rows = [
             copy.deepcopy(t)
             for t in self._staged.store.transactions.values()
-            if not t.status.is_terminal and t.updated_at < updated_before
+            if not t.status.is_terminal
+            and t.updated_at < updated_before
+            and not any(
+                c.parent_transaction_id == t.id
+                for c in self._staged.store.transactions.values()
+                if c.type is t.type
+            )
         ]
         return sorted(rows, key=lambda t: t.updated_at)[:limit]
 

@@ -17,6 +17,7 @@ from typing import Self
 from adapters.memory.audit import MemoryAuditLog, MemoryIssueLog
 from adapters.memory.inbox import MemoryInbox
 from adapters.memory.ledger import MemoryLedger
+from adapters.memory.limits import MemoryLimits
 from adapters.memory.outbox import MemoryOutbox
 from adapters.memory.routing import MemoryRoutingRepository, MemoryUserRepository
 from adapters.memory.store import BALANCE_MAX, MemoryStore, Staged
@@ -42,6 +43,7 @@ class MemoryUnitOfWork:
         self.users = MemoryUserRepository(self._staged)
         self.routing = MemoryRoutingRepository(self._staged)
         self.ledger = MemoryLedger(self._staged)
+        self.limits = MemoryLimits(self._staged)
         self.outbox = MemoryOutbox(self._staged)
         self.inbox = MemoryInbox(self._staged)
         self.audit = MemoryAuditLog(self._staged)

@@ -34,6 +34,8 @@ class Session:
         self._queued: list[Query] = []
         self._begun = False
         self._savepoints = 0
+        # Set when an error escaped from inside a pipeline block (see _pipeline).
+        self.tainted = False
 
     @property
     def in_transaction(self) -> bool:
@@ -59,7 +61,7 @@ class Session:
             await one.execute(queries[0][0], queries[0][1])
             return [await one.fetchall() if one.description else []]
         cursors: list[AsyncCursor[DictRow]] = []
-        async with self.conn.pipeline():
+        async with self._pipeline():
             if lock and not self._begun:
                 await self.conn.execute("BEGIN")
                 self._begun = True
@@ -71,7 +73,7 @@ class Session:
 
     async def execute(self, query: str, params: dict[str, Any] | Sequence[Any] | None) -> int:
         """Run one write now, inside the transaction; its row count."""
-        async with self.conn.pipeline():
+        async with self._pipeline():
             await self._begin_if_needed()
             cur = self.conn.cursor()
             await cur.execute(query, params)
@@ -91,7 +93,7 @@ class Session:
             # One statement is atomic on its own (autocommit): no BEGIN/COMMIT.
             await self.conn.execute(*queued[0])
             return
-        async with self.conn.pipeline():
+        async with self._pipeline():
             if queued:
                 await self._begin_if_needed()
             for query, params in queued:
@@ -120,7 +122,7 @@ class Session:
         try:
             yield
             inner, self._queued = self._queued, []
-            async with self.conn.pipeline():
+            async with self._pipeline():
                 await self._begin_if_needed()
                 for query, params in outer:
                     await self.conn.execute(query, params)
@@ -135,6 +137,27 @@ class Session:
                 await self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
             raise
         self._queued = outer
+
+    @asynccontextmanager
+    async def _pipeline(self) -> AsyncIterator[None]:
+        """``conn.pipeline()``, noting any error it raises.
+
+        After a statement fails inside a pipeline, psycopg's cache of prepared
+        statements can name statements the server never prepared (the ones
+        queued behind the failure): later uses of that connection then fail
+        with "prepared statement ... does not exist" (seen as 500s in
+        tests/integration/test_concurrency.py, where racing withdrawals hit
+        the no-overdraft CHECK). A tainted connection is closed by the unit
+        of work, never reused; errors in a pipeline are the rare path (the
+        domain refuses most bad requests before any SQL), so the reconnect
+        is cheap in total.
+        """
+        try:
+            async with self.conn.pipeline():
+                yield
+        except BaseException:
+            self.tainted = True
+            raise
 
     async def _begin_if_needed(self) -> None:
         if not self._begun:

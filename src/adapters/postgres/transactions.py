@@ -68,6 +68,9 @@ FILTER_AFTER = "(created_at, id) < (%(after_created_at)s, %(after_id)s)"
 STUCK_IDS = """
 SELECT id FROM transactions
 WHERE status IN ('pending', 'processing') AND updated_at < %(before)s
+  -- A closed-loop parent asks no gateway itself: its legs are reconciled.
+  AND NOT EXISTS (SELECT 1 FROM transactions leg
+                  WHERE leg.parent_transaction_id = transactions.id AND leg.type = 'withdrawal')
 ORDER BY updated_at
 LIMIT %(limit)s
 """

@@ -28,6 +28,7 @@ from adapters.postgres.audit import PostgresAuditLog
 from adapters.postgres.inbox import PostgresCallbackInbox
 from adapters.postgres.issues import PostgresIssueLog
 from adapters.postgres.ledger import NON_NEGATIVE, PostgresLedger
+from adapters.postgres.limits import PostgresLimits
 from adapters.postgres.outbox import PostgresEventOutbox
 from adapters.postgres.routing import PostgresRoutingRepository
 from adapters.postgres.session import Session
@@ -53,6 +54,7 @@ class PostgresUnitOfWork:
     users: PostgresUserRepository
     routing: PostgresRoutingRepository
     ledger: PostgresLedger
+    limits: PostgresLimits
     outbox: PostgresEventOutbox
     inbox: PostgresCallbackInbox
     audit: PostgresAuditLog
@@ -77,6 +79,7 @@ class PostgresUnitOfWork:
         self.outbox = PostgresEventOutbox(session)
         self.transactions = PostgresTransactionRepository(session, self._keyring)
         self.ledger = PostgresLedger(session)
+        self.limits = PostgresLimits(session)
         self.inbox = PostgresCallbackInbox(session, self._keyring)
         self.audit = PostgresAuditLog(session)
         self.issues = PostgresIssueLog(session)
@@ -95,8 +98,11 @@ class PostgresUnitOfWork:
         if conn is None or session is None:
             return
         try:
-            await session.rollback()  # a no-op after commit()
-            await conn.set_autocommit(False)  # as the pool's other users expect
+            if session.tainted:  # see Session._pipeline: not safe to reuse
+                await conn.close()
+            else:
+                await session.rollback()  # a no-op after commit()
+                await conn.set_autocommit(False)  # as the pool's other users expect
         except Exception:
             # Broken or mid-query (cancelled): never hand it out again.
             await conn.close()

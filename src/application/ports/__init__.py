@@ -5,7 +5,7 @@ driver or framework type. One module per concern; every name is re-exported
 here, so ``from application.ports import X`` is the way to import them:
 
 - ``unit_of_work``: the database transaction and the repositories it holds;
-- ``transactions``, ``users``, ``routing``, ``ledger``: what it stores;
+- ``transactions``, ``users``, ``routing``, ``ledger``, ``limits``: what it stores;
 - ``callbacks``, ``outbox``: gateway callbacks in, messages out;
 - ``audit``: the audit trail and reconciliation issues;
 - ``gateways``: payment providers and what we know of them;
@@ -37,6 +37,7 @@ from application.ports.gateways import (
 )
 from application.ports.idempotency import Claim, IdempotencyStore, KeyClaim, StoredResponse
 from application.ports.ledger import Ledger
+from application.ports.limits import AdmissionView, CountryLimits, LimitRepository
 from application.ports.outbox import EventOutbox, MessagePublisher, OutboxMessage
 from application.ports.routing import GatewayInfo, RoutingRepository
 from application.ports.sessions import SessionRevocations
@@ -58,6 +59,7 @@ from application.ports.webhooks import (
 )
 
 __all__ = [
+    "AdmissionView",
     "AuditEntry",
     "AuditLog",
     "CallbackInbox",
@@ -66,6 +68,7 @@ __all__ = [
     "Claim",
     "ClaimedEndpoint",
     "Clock",
+    "CountryLimits",
     "Database",
     "DeliveryOutcome",
     "DeliveryRecord",
@@ -87,6 +90,7 @@ __all__ = [
     "IssueLog",
     "KeyClaim",
     "Ledger",
+    "LimitRepository",
     "MessagePublisher",
     "OutboxMessage",
     "PageCursor",

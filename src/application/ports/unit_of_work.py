@@ -10,6 +10,7 @@ from typing import Protocol, Self, runtime_checkable
 from application.ports.audit import AuditLog, IssueLog
 from application.ports.callbacks import CallbackInbox
 from application.ports.ledger import Ledger
+from application.ports.limits import LimitRepository
 from application.ports.outbox import EventOutbox
 from application.ports.routing import RoutingRepository
 from application.ports.transactions import TransactionRepository
@@ -29,6 +30,8 @@ class UnitOfWork(Protocol):
     def routing(self) -> RoutingRepository: ...
     @property
     def ledger(self) -> Ledger: ...
+    @property
+    def limits(self) -> LimitRepository: ...
     @property
     def outbox(self) -> EventOutbox: ...
     @property

@@ -20,6 +20,9 @@ DATABASE_INVARIANTS: Mapping[str, str] = {
     "when failed, only hold while open",
     "ledger.refund_journals": "a refund has hold+payout when completed, hold+release when "
     "failed, only hold while open",
+    "legs.within_parent": "a closed-loop leg belongs to a withdrawal of the same user and "
+    "currency; its legs not failed sum to at most its amount, exactly when it completed (all "
+    "of them completed), and a failed one has no completed leg",
     "refunds.within_deposit": "a refund belongs to a completed deposit of the same user and "
     "currency, and the deposit's refunds not failed sum to at most its amount",
     "outbox.lifecycle_events": "a transaction at version N has lifecycle events 1..N in the "

@@ -160,7 +160,7 @@ def _check_outcome(
                     tx.id,
                 )
             )
-    elif tx.status is TransactionStatus.COMPLETED:
+    elif tx.status is TransactionStatus.COMPLETED and not tx.has_legs:
         out.append(
             Violation(
                 "gateway.outcome_matches", "completed without an attempt at its gateway", tx.id

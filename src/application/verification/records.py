@@ -35,6 +35,7 @@ class TransactionRecord:
     published_versions: frozenset[int] = frozenset()
     # Gateways where a charge for this transaction was flagged for a refund.
     refund_flagged_at: frozenset[str] = frozenset()
+    has_legs: bool = False  # a closed-loop withdrawal: its legs are checked, not it
 
     def winning_attempt(self) -> AttemptRecord | None:
         """The attempt whose gateway holds the transaction: the last one there."""

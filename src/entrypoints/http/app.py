@@ -20,6 +20,7 @@ from entrypoints.http.body_limit import body_drain_middleware
 from entrypoints.http.controllers.callbacks import CallbackController
 from entrypoints.http.controllers.gateways import GatewayController
 from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.limits import MoneyRulesController
 from entrypoints.http.controllers.reconciliation import ReconciliationController
 from entrypoints.http.controllers.refunds import RefundController
 from entrypoints.http.controllers.transactions import TransactionController
@@ -91,6 +92,7 @@ def create_app(
         HealthController,
         TransactionController,
         RefundController,
+        MoneyRulesController,
         UserController,
         GatewayController,
         CallbackController,

@@ -16,6 +16,7 @@ from domain.errors import (
     InsufficientFunds,
     InvalidInput,
     InvalidSignature,
+    LimitExceeded,
     MalformedCallback,
     NoEligibleGateway,
     NotFound,
@@ -35,6 +36,7 @@ _STATUS: list[tuple[type[PaymentError], int, str]] = [
     (MalformedCallback, 400, "Malformed callback"),
     (NoEligibleGateway, 422, "No eligible gateway"),
     (InsufficientFunds, 422, "Insufficient funds"),
+    (LimitExceeded, 422, "Limit exceeded"),
     (InvalidInput, 422, "Invalid input"),
     (PaymentDeclined, 402, "Payment declined"),
     (GatewaysUnavailable, 503, "No gateway available"),
@@ -72,6 +74,14 @@ def problem(
 
 def payment_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     assert isinstance(exc, PaymentError)
+    if isinstance(exc, LimitExceeded):
+        response = problem(422, exc.code, "Limit exceeded", exc.detail, limit=exc.limit)
+        # Always present (null: waiting will not help), as the contract names it.
+        response.content.update(
+            window=exc.window,
+            resets_at=exc.resets_at.isoformat().replace("+00:00", "Z") if exc.resets_at else None,
+        )
+        return response
     for kind, status, title in _STATUS:
         if isinstance(exc, kind):
             return problem(status, exc.code, title, exc.detail, transaction_id=exc.transaction_id)

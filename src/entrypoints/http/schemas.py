@@ -98,7 +98,7 @@ class TransactionOut(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     version: Annotated[int, _ex("Bumped by every state change; events carry it", 2)]
-    parent_transaction_id: Annotated[str | None, _ex("A refund's deposit", None)] = None
+    parent_transaction_id: Annotated[str | None, _ex("A refund's deposit, a leg's", None)] = None
     client_secret: Annotated[
         str | None, _ex("Stripe deposits: for Stripe.js (in the deposit's answer only)", None)
     ] = None
@@ -119,6 +119,7 @@ class TransactionDetailOut(TransactionOut):
     # Deposits only (else null): their refunds, and what the completed ones gave back.
     refunds: list[TransactionOut] | None = None
     refunded_amount: Annotated[str | None, _ex("Completed refunds' total", "25.00")] = None
+    legs: list[TransactionOut] | None = None  # a closed-loop withdrawal's, oldest first
 
 
 class TransactionPageOut(msgspec.Struct):
@@ -196,8 +197,8 @@ def transaction_detail_out(details: TransactionDetails) -> TransactionDetailOut:
 
 def refunds_out(details: TransactionDetails) -> dict[str, object]:
     tx = details.transaction
-    if tx.type is not TransactionType.DEPOSIT:
-        return {}
+    if tx.type is not TransactionType.DEPOSIT:  # a withdrawal's children are its legs
+        return {"legs": [transaction_out(c) for c in details.refunds]} if details.refunds else {}
     refunded = Money.format_minor(refunded_minor(details.refunds), tx.money.currency.code)
     return {"refunds": [transaction_out(r) for r in details.refunds], "refunded_amount": refunded}
 
@@ -205,6 +206,7 @@ def refunds_out(details: TransactionDetails) -> dict[str, object]:
 class BalanceOut(msgspec.Struct):
     currency: str
     available: str
+    withdrawable: str  # available less deposits inside their gateway's reversal window
     held: str
 
 
@@ -212,6 +214,7 @@ def balance_out(b: Balance) -> BalanceOut:
     return BalanceOut(
         currency=b.currency,
         available=Money.format_minor(b.available_minor, b.currency),
+        withdrawable=Money.format_minor(b.withdrawable, b.currency),
         held=Money.format_minor(b.held_minor, b.currency),
     )
 

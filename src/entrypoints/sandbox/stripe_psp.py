@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from entrypoints.sandbox.app import HANG_SECONDS, GatewayId, reset_midway
 from entrypoints.sandbox.family import SimulatedFamily
@@ -126,7 +126,7 @@ def stripe_controller(sandbox: Gateways) -> type[Controller]:
 
         @get("/payment_intents/search", operation_id="sandboxStripeSearchPaymentIntents")
         async def search(
-            self, gateway_id: GatewayId, wanted: Annotated[str, Parameter(query="query")]
+            self, gateway_id: GatewayId, wanted: Annotated[str, QueryParameter(name="query")]
         ) -> _Answer:
             """Stripe emulation: find a PaymentIntent by ``metadata['reference']``."""
             gw = gateway(gateway_id)

@@ -18,7 +18,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.messages import TRANSACTIONS_TOPIC
-from adapters.postgres.verification import ledger_rules, record_rules, refund_rules
+from adapters.postgres.verification import ledger_rules, leg_rules, record_rules, refund_rules
 from adapters.postgres.verification.rule import Row, Rule
 from adapters.postgres.verification.snapshot import TRANSACTION_RECORDS, to_record
 from application.verification.catalog import REFUND_FLAGS
@@ -39,7 +39,12 @@ SELECT
         AS outbox_unpublished
 """
 
-RULES: tuple[Rule, ...] = (*ledger_rules.RULES, *record_rules.RULES, *refund_rules.RULES)
+RULES: tuple[Rule, ...] = (
+    *ledger_rules.RULES,
+    *record_rules.RULES,
+    *refund_rules.RULES,
+    *leg_rules.RULES,
+)
 
 
 class PostgresInvariants:

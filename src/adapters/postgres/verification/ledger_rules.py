@@ -124,6 +124,8 @@ WITH held AS (
     FROM transactions
     -- Refunds hold like withdrawals (domain/ledger.py refund.hold).
     WHERE type IN ('withdrawal', 'refund') AND status IN ('pending', 'processing')
+      -- A closed-loop leg is part of its parent's hold (domain.ledger.is_leg).
+      AND NOT (type = 'withdrawal' AND parent_transaction_id IS NOT NULL)
     GROUP BY user_id, currency
 )
 SELECT coalesce(h.user_id, o.user_id), coalesce(h.currency, o.currency),
@@ -138,6 +140,7 @@ ORDER BY 1, 2
 JOURNALS_PER_STATE = """
 WITH kinds AS (
     SELECT t.id, t.type, t.status,
+           (t.type = 'withdrawal' AND t.parent_transaction_id IS NOT NULL) AS leg,
            coalesce(array_agg(j.kind ORDER BY j.kind COLLATE "C")
                     FILTER (WHERE j.id IS NOT NULL), '{}') AS kinds
     FROM transactions t LEFT JOIN ledger_journals j ON j.transaction_id = t.id
@@ -149,7 +152,8 @@ WITH kinds AS (
     FROM jsonb_to_recordset(%(journals_per_state)s) AS e(type text, status text, kinds jsonb)
 )
 SELECT k.id::text, k.type, k.status, k.kinds, coalesce(e.kinds, '{}') FROM kinds k
-LEFT JOIN expected e ON e.type = k.type AND e.status = k.status
+-- A closed-loop leg books nothing (domain.ledger.is_leg).
+LEFT JOIN expected e ON e.type = k.type AND e.status = k.status AND NOT k.leg
 WHERE k.kinds <> coalesce(e.kinds, '{}')
 ORDER BY k.id
 """

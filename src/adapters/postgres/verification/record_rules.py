@@ -57,6 +57,9 @@ SELECT t.id::text, t.status, t.gateway_id FROM transactions t
 WHERE t.status IN ('processing', 'completed')
   AND NOT EXISTS (SELECT 1 FROM transaction_attempts a
                   WHERE a.transaction_id = t.id AND a.gateway_id = t.gateway_id)
+  -- A closed-loop withdrawal asks no gateway itself: its legs do.
+  AND NOT EXISTS (SELECT 1 FROM transactions leg
+                  WHERE leg.parent_transaction_id = t.id AND leg.type = 'withdrawal')
 ORDER BY 1
 """
 

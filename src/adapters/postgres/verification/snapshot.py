@@ -24,21 +24,26 @@ WITH attempts AS (
     FROM reconciliation_issues
     WHERE gateway_id IS NOT NULL AND kind = ANY(%(refund_flags)s)
     GROUP BY transaction_id
+), parents AS (
+    -- Closed-loop withdrawals: their legs ask the gateways, they ask none.
+    SELECT DISTINCT parent_transaction_id AS id FROM transactions
+    WHERE type = 'withdrawal' AND parent_transaction_id IS NOT NULL
 )
 SELECT t.id::text, t.type, t.status, t.amount_minor, t.currency, t.version, t.gateway_id,
        t.created_at, coalesce(a.attempts, '{}'), coalesce(p.versions, '{}'),
-       coalesce(f.gateways, '{}')
+       coalesce(f.gateways, '{}'), legs.id IS NOT NULL
 FROM transactions t
 LEFT JOIN attempts a ON a.transaction_id = t.id
 LEFT JOIN published p ON p.transaction_id = t.id
 LEFT JOIN flagged f ON f.transaction_id = t.id::text
+LEFT JOIN parents legs ON legs.id = t.id
 ORDER BY t.created_at, t.id
 """
 
 
 def to_record(row: Row) -> TransactionRecord:
     (tx_id, tx_type, status, amount, currency, version, gateway_id, created_at) = row[:8]
-    attempts, published, flagged = row[8:]
+    attempts, published, flagged, has_legs = row[8:]
     return TransactionRecord(
         id=tx_id,
         type=TransactionType(tx_type),
@@ -54,4 +59,5 @@ def to_record(row: Row) -> TransactionRecord:
         ),
         published_versions=frozenset(int(v) for v in published),
         refund_flagged_at=frozenset(flagged),
+        has_legs=bool(has_legs),
     )

@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from domain.errors import NotFound, PaymentError, ServiceUnavailable
 from entrypoints.http.dashboard.forms import BadInput
 from entrypoints.http.dashboard.guard import BASE, LOGIN, SIGNER_OPT, LoginRequired
+from entrypoints.http.dashboard.limits import LimitPages
 from entrypoints.http.dashboard.login import THROTTLE_OPT, LoginController, LogoutController
 from entrypoints.http.dashboard.login_throttle import LoginThrottle
 from entrypoints.http.dashboard.pages import GatewayPages
@@ -88,6 +89,7 @@ def dashboard_router(settings: Settings) -> Router:
             LogoutController,
             GatewayPages,
             RecordPages,
+            LimitPages,
             WebhookPages,
             create_static_files_router(
                 path=f"{BASE}/static",

@@ -11,11 +11,12 @@ from __future__ import annotations
 from application.dispatch import GatewayDispatcher
 from application.idempotency import take_reserved_id
 from application.ports import Clock, GatewayAvailability, IdGenerator, UnitOfWorkFactory
+from application.ports.routing_stats import RoutingStatistics
 from application.route_cache import RouteCache
-from application.routing import route_payment
+from application.routing import RoutePlan, route_payment
 from domain.money import Money
-from domain.routing import GatewayRoute
-from domain.transaction import Transaction, TransactionType
+from domain.routing_stats import SuccessRatePolicy
+from domain.transaction import AttemptOutcome, Transaction, TransactionType
 from domain.user import User
 
 
@@ -28,6 +29,8 @@ class PaymentSteps:
         clock: Clock,
         ids: IdGenerator,
         cache: RouteCache | None = None,
+        stats: RoutingStatistics | None = None,
+        policy: SuccessRatePolicy | None = None,
     ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
@@ -35,12 +38,23 @@ class PaymentSteps:
         self._clock = clock
         self._ids = ids
         self._cache = cache
+        self._stats = stats
+        self._policy = policy
 
     async def route(
         self, user_id: int, type: TransactionType, money: Money
-    ) -> tuple[User, list[GatewayRoute]]:
-        """The user and the gateways that may serve this payment, best first."""
-        return await route_payment(self._uow, self._availability, user_id, type, money, self._cache)
+    ) -> tuple[User, RoutePlan]:
+        """The user and the plan that orders the gateways once the transaction has its id."""
+        return await route_payment(
+            self._uow,
+            self._availability,
+            user_id,
+            type,
+            money,
+            self._cache,
+            self._stats,
+            self._policy,
+        )
 
     def open(
         self,
@@ -60,6 +74,15 @@ class PaymentSteps:
             destination=destination,
         )
 
-    async def dispatch(self, tx: Transaction, routes: list[GatewayRoute]) -> Transaction:
-        """Record the intent, then the gateways in order until one takes it."""
-        return await self._dispatcher.dispatch(tx, routes)
+    async def dispatch(self, tx: Transaction, plan: RoutePlan) -> Transaction:
+        """Record the intent, then the gateways in the plan's order until one takes it."""
+        try:
+            return await self._dispatcher.dispatch(tx, plan.for_transaction(tx.id))
+        finally:
+            # Declines and failures raise: their attempts count all the same.
+            if self._stats is not None:
+                for attempt in tx.attempts:
+                    if attempt.outcome is not AttemptOutcome.IN_FLIGHT:
+                        self._stats.record(
+                            plan.country, attempt.gateway_id, attempt.outcome, attempt.latency_ms
+                        )

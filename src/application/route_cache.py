@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from domain.routing import GatewayRoute
+from domain.routing_config import RoutingConfig
 from domain.user import User
 
 
@@ -32,6 +33,7 @@ class RouteCache:
         self._clock = clock
         self._users: dict[int, tuple[float, User]] = {}
         self._routes: dict[str, tuple[float, list[GatewayRoute]]] = {}
+        self._configs: dict[str, tuple[float, RoutingConfig]] = {}
 
     def user(self, user_id: int) -> User | None:
         entry = self._users.get(user_id)
@@ -45,7 +47,15 @@ class RouteCache:
             return None
         return entry[1]
 
-    def remember(self, user: User, routes: list[GatewayRoute]) -> None:
+    def config(self, country: str) -> RoutingConfig | None:
+        entry = self._configs.get(country)
+        if entry is None or entry[0] < self._clock():
+            return None
+        return entry[1]
+
+    def remember(
+        self, user: User, routes: list[GatewayRoute], config: RoutingConfig | None = None
+    ) -> None:
         if self._ttl_s <= 0:
             return
         expires = self._clock() + self._ttl_s
@@ -53,8 +63,11 @@ class RouteCache:
             del self._users[next(iter(self._users))]  # the oldest entry
         self._users[user.id] = (expires, user)
         self._routes[user.country.value] = (expires, list(routes))
+        if config is not None:
+            self._configs[user.country.value] = (expires, config)
 
     def invalidate(self) -> None:
         """Forget everything (an operator changed users, routes or gateways)."""
         self._users.clear()
         self._routes.clear()
+        self._configs.clear()

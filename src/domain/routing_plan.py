@@ -60,7 +60,7 @@ def by_success(
 ) -> tuple[list[str], list[str]]:
     """A tier under ``success_rate``: its order, and the gateways eliminated from it.
 
-    Best score first (ties keep the listed order). A small share of payments
+    Best score first (in whole points; ties keep the listed order). A small share of payments
     explores: a random other gateway of the tier goes first, so a gateway
     that lost the lead keeps being measured. A gateway below the elimination
     threshold leaves the tier, except for the probe share, which tries it
@@ -75,7 +75,8 @@ def by_success(
     kept = [e for e in entries if e not in out] or out
     if kept is out:
         out = []
-    ranked = sorted(kept, key=lambda e: -policy.score(of(e)))
+    # Scores within half a point tie, and ties keep the operator's listed order.
+    ranked = sorted(kept, key=lambda e: -round(policy.score(of(e)) * 100))
     order = [e.gateway_id for e in ranked]
     if len(ranked) > 1 and uniform(transaction_id, f"{salt}:explore") < policy.exploration:
         others = ranked[1:]

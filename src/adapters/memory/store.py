@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from application.ports import AuditEntry, GatewayCallback, GatewayInfo, ReconciliationIssue
 from domain.ledger import AccountKind, Journal
 from domain.routing import Priority
+from domain.routing_config import RoutingConfig
 from domain.transaction import Transaction, TransactionEvent
 from domain.user import User
 
@@ -23,6 +24,7 @@ class MemoryStore:
     users: dict[int, User] = field(default_factory=dict)
     gateways: dict[str, GatewayInfo] = field(default_factory=dict)
     priorities: dict[str, list[Priority]] = field(default_factory=dict)
+    routing: dict[str, RoutingConfig] = field(default_factory=dict)  # countries with a document
     balances: dict[BalanceKey, int] = field(default_factory=dict)
     journals: list[Journal] = field(default_factory=list)
     outbox: list[TransactionEvent] = field(default_factory=list)
@@ -55,6 +57,7 @@ class Staged:
         self.events: list[TransactionEvent] = []
         self.gateways: dict[str, GatewayInfo] = {}
         self.priorities: dict[str, list[Priority]] = {}
+        self.routing: dict[str, RoutingConfig | None] = {}  # None: back to the list
         self.balance_moves: dict[BalanceKey, int] = {}
         self.journals: list[Journal] = []
         self.callbacks_out: list[GatewayCallback] = []
@@ -73,6 +76,11 @@ class Staged:
         store.outbox.extend(self.events)
         store.gateways.update(self.gateways)
         store.priorities.update(self.priorities)
+        for country, config in self.routing.items():
+            if config is None:
+                store.routing.pop(country, None)
+            else:
+                store.routing[country] = config
         for key, delta in self.balance_moves.items():
             store.balances[key] = store.balances.get(key, 0) + delta
         store.journals.extend(self.journals)

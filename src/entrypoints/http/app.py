@@ -22,6 +22,7 @@ from entrypoints.http.controllers.gateways import GatewayController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.reconciliation import ReconciliationController
 from entrypoints.http.controllers.refunds import RefundController
+from entrypoints.http.controllers.routing import RoutingController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
 from entrypoints.http.controllers.webhooks import WebhookController
@@ -77,6 +78,8 @@ def create_app(
             # Every serving process hears routing changes, workers or not.
             listener = await resolve(container.routing_changes)
             workers.append(asyncio.create_task(listener.run_forever(), name="routing-changes"))
+            refresher = await resolve(container.routing_stats_refresher)
+            workers.append(asyncio.create_task(refresher.run_forever(), name="routing-stats"))
         try:
             yield
         finally:
@@ -93,6 +96,7 @@ def create_app(
         RefundController,
         UserController,
         GatewayController,
+        RoutingController,
         CallbackController,
         ReconciliationController,
         WebhookController,

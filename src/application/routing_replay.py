@@ -31,6 +31,7 @@ class ReplayCommand:
     drafts: dict[str, RoutingConfig]  # country → draft document
     since: datetime | None = None
     until: datetime | None = None
+    confidence: float = 0.95  # of the intervals
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class ReplayReport:
     since: datetime
     until: datetime
     method: str
+    confidence: float
     countries: list[ReplayResult]
     total: ReplayResult
 
@@ -82,6 +84,9 @@ class ReplayRouting:
         since = command.since or until - DEFAULT_PERIOD
         if since >= until:
             raise InvalidInput("since must be before until")
+        if not 0 < command.confidence < 1:
+            raise InvalidInput("confidence must be between 0 and 1")
+        level = command.confidence
         routes = await self._check(command.drafts)
         payments = await self._traffic.payments(since, until)
         samples = await self._traffic.samples(since, until)
@@ -106,10 +111,11 @@ class ReplayRouting:
             tally = tallies[country]
             country_samples = {g: s for (c, g), s in samples.items() if c == country}
             projection = project(tally, country_samples)
-            results.append(_result(country, tally, projection))
+            results.append(_result(country, tally, projection, level))
             total = total.plus(projection)
             _merge(total_tally, tally)
-        return ReplayReport(since, until, METHOD, results, _result(None, total_tally, total))
+        total_result = _result(None, total_tally, total, level)
+        return ReplayReport(since, until, METHOD, level, results, total_result)
 
     async def _check(self, drafts: dict[str, RoutingConfig]) -> list[GatewayRoute]:
         """Validate every draft as a PUT would; answer every known gateway as a route."""
@@ -151,7 +157,9 @@ def _merge(into: Tally, tally: Tally) -> None:
     into.recorded_successes += tally.recorded_successes
 
 
-def _result(country: str | None, tally: Tally, projection: Projection) -> ReplayResult:
+def _result(
+    country: str | None, tally: Tally, projection: Projection, confidence: float
+) -> ReplayResult:
     ids = sorted(set(tally.now) | set(tally.draft))
     return ReplayResult(
         country,
@@ -159,6 +167,6 @@ def _result(country: str | None, tally: Tally, projection: Projection) -> Replay
         tally.changed,
         [GatewayShare(g, tally.now[g], tally.draft[g]) for g in ids],
         tally.recorded_successes / tally.transactions if tally.transactions else None,
-        projection.success_rate(),
-        projection.latency_ms(),
+        projection.success_rate(confidence),
+        projection.latency_ms(confidence),
     )

@@ -3,10 +3,10 @@
 Each recorded transaction is routed again through the draft (the same
 sticky draws as live). One whose first gateway stays keeps its recorded
 outcome and latency; one that moves is given the draft gateway's recorded
-acceptance rate and mean latency in that country and period. The rate's
-interval combines each gateway's Wilson interval (95 %) linearly, which is
-conservative; the prediction interval adds the binomial spread of a fresh
-run of as many transactions.
+acceptance rate and mean latency in that country and period. The spread
+counts both the recorded outcomes (one draw each of a Bernoulli) and the
+draft gateways' estimated rates (Wilson: no zero spread at 0 % or 100 %);
+the prediction interval adds a fresh run of as many transactions.
 """
 
 from __future__ import annotations
@@ -14,22 +14,29 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 from domain.routing_stats import wilson_interval
-
-Z95 = 1.96
 
 METHOD = (
     "Each recorded transaction is routed again through the draft with the live path's sticky "
     "draws. Unchanged transactions keep their recorded outcome and first-attempt latency; a "
     "transaction that changes gateway is given the draft gateway's acceptance rate and mean "
     "latency over the attempts recorded at it in the same country and period (fallbacks after "
-    "the first gateway are not simulated). success_rate low/high: the gateways' 95 % Wilson "
-    "intervals combined linearly by the moved volume (conservative); prediction_low/high: that "
-    "interval widened by the binomial spread of a fresh run of the same number of transactions. "
-    "latency low/high: 95 % normal interval from the gateways' latency standard errors. A "
-    "gateway with no recorded attempts counts as unknown: rate in [0, 1]."
+    "the first gateway are not simulated). success_rate low/high: normal interval at the asked "
+    "confidence whose variance adds the recorded outcomes' Bernoulli spread (at their gateway's "
+    "rate) and, per moved transaction, the uncertainty of the draft gateway's rate (from its "
+    "Wilson interval, so a gateway at 0 % or 100 % still has a spread); prediction_low/high: "
+    "that variance plus the binomial spread of a fresh run of the same number of transactions, "
+    "i.e. where the rate measured after applying the draft should fall. latency low/high: "
+    "normal interval from the gateways' latency standard errors. A gateway with no recorded "
+    "attempts counts as unknown: rate 0.5 within [0, 1]."
 )
+
+
+def z_for(confidence: float) -> float:
+    """The two-sided normal quantile: 1.96 for 0.95."""
+    return NormalDist().inv_cdf((1 + confidence) / 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,7 @@ class Tally:
     now: Counter[str] = field(default_factory=Counter)
     draft: Counter[str] = field(default_factory=Counter)
     moved_to: Counter[str] = field(default_factory=Counter)
+    kept_at: Counter[str] = field(default_factory=Counter)
     recorded_successes: int = 0
     kept_successes: int = 0
     kept_latency_ms: float = 0.0
@@ -65,6 +73,7 @@ class Tally:
             self.changed += 1
             self.moved_to[draft] += 1
             return
+        self.kept_at[now] += 1
         self.kept_successes += succeeded
         if latency_ms is not None:
             self.kept_latency_ms += latency_ms
@@ -77,8 +86,7 @@ class Projection:
 
     n: float = 0.0
     success: float = 0.0
-    success_low: float = 0.0
-    success_high: float = 0.0
+    success_var: float = 0.0  # variance of the expected success count
     latency_sum: float = 0.0
     latency_n: float = 0.0
     latency_var: float = 0.0
@@ -90,36 +98,42 @@ class Projection:
         return (
             self.n,
             self.success,
-            self.success_low,
-            self.success_high,
+            self.success_var,
             self.latency_sum,
             self.latency_n,
             self.latency_var,
         )
 
-    def success_rate(self) -> dict[str, float | None]:
+    def success_rate(self, confidence: float = 0.95) -> dict[str, float | None]:
         if not self.n:
-            return {
-                k: None for k in ("estimate", "low", "high", "prediction_low", "prediction_high")
-            }
+            keys = ("estimate", "low", "high", "prediction_low", "prediction_high")
+            return dict.fromkeys(keys)
+        z = z_for(confidence)
         p = self.success / self.n
-        low, high = self.success_low / self.n, self.success_high / self.n
-        spread = max(p - low, high - p)
-        half = math.sqrt(spread**2 + Z95**2 * p * (1 - p) / self.n)
+        half = z * math.sqrt(self.success_var) / self.n
+        fresh = p * (1 - p) / self.n
+        half_pred = z * math.sqrt(self.success_var / self.n**2 + fresh)
         return {
             "estimate": p,
-            "low": low,
-            "high": high,
-            "prediction_low": max(0.0, p - half),
-            "prediction_high": min(1.0, p + half),
+            "low": max(0.0, p - half),
+            "high": min(1.0, p + half),
+            "prediction_low": max(0.0, p - half_pred),
+            "prediction_high": min(1.0, p + half_pred),
         }
 
-    def latency_ms(self) -> dict[str, float | None]:
+    def latency_ms(self, confidence: float = 0.95) -> dict[str, float | None]:
         if not self.latency_n:
             return {"estimate": None, "low": None, "high": None}
         mean = self.latency_sum / self.latency_n
-        half = Z95 * math.sqrt(self.latency_var) / self.latency_n
+        half = z_for(confidence) * math.sqrt(self.latency_var) / self.latency_n
         return {"estimate": mean, "low": max(0.0, mean - half), "high": mean + half}
+
+
+def _rate_and_se(sample: GatewaySample) -> tuple[float, float]:
+    """A gateway's rate and its standard error, read off the 95 % Wilson interval."""
+    low, high = wilson_interval(sample.successes, sample.attempts)
+    rate = sample.successes / sample.attempts if sample.attempts else 0.5
+    return rate, (high - low) / (2 * z_for(0.95))
 
 
 def project(tally: Tally, samples: dict[str, GatewaySample]) -> Projection:
@@ -127,21 +141,21 @@ def project(tally: Tally, samples: dict[str, GatewaySample]) -> Projection:
     out = Projection(
         n=tally.transactions,
         success=tally.kept_successes,
-        success_low=tally.kept_successes,
-        success_high=tally.kept_successes,
         latency_sum=tally.kept_latency_ms,
         latency_n=tally.kept_latency_n,
     )
+    for gateway_id, kept in tally.kept_at.items():
+        # Each kept outcome is one Bernoulli draw at its gateway's rate.
+        rate, se = _rate_and_se(samples.get(gateway_id, GatewaySample(0, 0)))
+        out.success_var += kept * max(rate * (1 - rate), se * se)
     for gateway_id, moved in tally.moved_to.items():
         sample = samples.get(gateway_id, GatewaySample(0, 0))
-        low, high = wilson_interval(sample.successes, sample.attempts)
-        rate = sample.successes / sample.attempts if sample.attempts else (low + high) / 2
+        rate, se = _rate_and_se(sample)
         out.success += moved * rate
-        out.success_low += moved * low
-        out.success_high += moved * high
-        if sample.latency_mean is not None:
+        out.success_var += (moved * se) ** 2
+        if sample.latency_mean is not None and sample.attempts:
             out.latency_sum += moved * sample.latency_mean
             out.latency_n += moved
-            se = (sample.latency_sd or 0.0) / math.sqrt(sample.attempts)
-            out.latency_var += (moved * se) ** 2
+            latency_se = (sample.latency_sd or 0.0) / math.sqrt(sample.attempts)
+            out.latency_var += (moved * latency_se) ** 2
     return out

@@ -58,6 +58,7 @@ class ReplayBody(msgspec.Struct, forbid_unknown_fields=True):
     draft: dict[CountryCode, RoutingBody]
     since: datetime | None = None
     until: datetime | None = None
+    confidence: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.95
 
 
 class GatewayShareOut(msgspec.Struct):
@@ -90,6 +91,7 @@ class ReplayOut(msgspec.Struct):
     since: datetime
     until: datetime
     method: str
+    confidence: float
     countries: list[ReplayResultOut]
     total: ReplayResultOut
 
@@ -115,6 +117,7 @@ def replay_out(report: ReplayReport) -> ReplayOut:
         report.since,
         report.until,
         report.method,
+        report.confidence,
         [_result_out(r) for r in report.countries],
         _result_out(report.total),
     )

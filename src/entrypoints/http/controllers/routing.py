@@ -74,6 +74,9 @@ class RoutingController(Controller):
         """Run the period's recorded traffic through draft documents: shares per gateway
         now vs draft, transactions that change gateway, expected success rate and latency."""
         command = ReplayCommand(
-            {c: body.to_config() for c, body in data.draft.items()}, data.since, data.until
+            {c: body.to_config() for c, body in data.draft.items()},
+            data.since,
+            data.until,
+            data.confidence,
         )
         return replay_out(await replay_routing.execute(command))

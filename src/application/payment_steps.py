@@ -1,9 +1,10 @@
 """The steps every payment takes; `Deposit` and `Withdraw` read them in order.
 
 Each step is one call so that the use cases show the whole flow:
-``route`` (user → their country's gateways, best first), ``open`` (the
-transaction, pending) and ``dispatch`` (record the intent, try the gateways
-in order, record the outcome).
+``route`` (user → their country's route plan), ``open`` (the transaction,
+pending) and ``dispatch`` (order the gateways for this transaction id,
+record the intent, try them in order, record the outcome; every finished
+attempt feeds success_rate's windows).
 """
 
 from __future__ import annotations

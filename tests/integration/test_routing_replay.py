@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ import psycopg
 import pytest
 
 from domain.routing_draw import uniform
-from tests.support.api import ADMIN, behave, deposit, serve_api
+from tests.support.api import ADMIN, behave, check_invariants, deposit, serve_api
 
 
 def split(paypal: int, stripe: int) -> dict[str, Any]:
@@ -108,3 +109,22 @@ def test_replaying_a_swap_counts_the_flips_exactly_and_its_interval_covers_the_r
     )
     # And the draft is a real improvement the replay saw: paypal declines 30 %, stripe none.
     assert estimate["estimate"] > us["success_rate_now"]
+    print(f"replay: {us['changed']} flipped, estimate {estimate}, measured {measured:.3f}")
+
+    settle(demo_database_url)
+    check_invariants(demo_database_url, str(api.base_url))
+
+
+def settle(database_url: str, within_s: float = 30.0) -> None:
+    """Wait until every accepted deposit's callback has completed it."""
+    deadline = time.monotonic() + within_s
+    while True:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM transactions WHERE status IN ('pending', 'processing')"
+            ).fetchone()
+        if row == (0,):
+            break
+        assert time.monotonic() < deadline, "transactions left open"
+        time.sleep(0.2)
+    time.sleep(0.5)  # the last callbacks settle in the inbox

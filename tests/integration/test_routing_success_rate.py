@@ -62,3 +62,8 @@ def test_success_rate_moves_us_traffic_to_stripe_keeps_probing_paypal_and_moves_
     behave(api, "paypal", decline_rate=0.0)
     recovered = first_gateways(api, 250)[150:]
     assert recovered.count("paypal") / len(recovered) > 0.5, recovered
+    print(
+        f"success_rate: stripe {degraded.count('stripe')}/{len(degraded)} while paypal declined,"
+        f" paypal probed {degraded.count('paypal')}x, back to paypal"
+        f" {recovered.count('paypal')}/{len(recovered)}"
+    )

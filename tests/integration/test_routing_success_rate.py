@@ -22,9 +22,9 @@ BY_SUCCESS = {
 def api(demo_database_url: str) -> Iterator[httpx.Client]:
     with serve_api(
         demo_database_url,
-        PAYMENTS_ROUTING_WINDOW="20",
+        PAYMENTS_ROUTING_WINDOW="40",
         PAYMENTS_ROUTING_MIN_SAMPLE="10",
-        PAYMENTS_ROUTING_EXPLORATION="0.2",
+        PAYMENTS_ROUTING_EXPLORATION="0.25",
         PAYMENTS_ROUTING_STATS_REFRESH_S="0.5",
     ) as client:
         yield client
@@ -47,9 +47,9 @@ def test_success_rate_moves_us_traffic_to_stripe_keeps_probing_paypal_and_moves_
     behave(api, "paypal", decline_rate=0.4)
     behave(api, "stripe", decline_rate=0.05)
 
-    degraded = first_gateways(api, 150)[50:]
-    assert degraded.count("stripe") / len(degraded) > 0.65, degraded
-    assert degraded.count("paypal") >= 5, "paypal is still probed"
+    degraded = first_gateways(api, 200)[100:]
+    assert degraded.count("stripe") / len(degraded) > 0.6, degraded
+    assert degraded.count("paypal") >= 10, "paypal is still probed"
 
     windows = {
         g["id"]: {w["country"]: w for w in g["routing"]}
@@ -60,7 +60,7 @@ def test_success_rate_moves_us_traffic_to_stripe_keeps_probing_paypal_and_moves_
     assert 'payments_routing_success_rate{country="US",gateway="stripe"}' in metrics
 
     behave(api, "paypal", decline_rate=0.0)
-    recovered = first_gateways(api, 250)[150:]
+    recovered = first_gateways(api, 300)[200:]
     assert recovered.count("paypal") / len(recovered) > 0.5, recovered
     print(
         f"success_rate: stripe {degraded.count('stripe')}/{len(degraded)} while paypal declined,"

@@ -107,7 +107,7 @@ class Container(containers.DeclarativeContainer):
     )
     routing_stats_refresher = providers.Singleton(
         RoutingStatsRefresher,
-        pool=db_pool,
+        database_url=settings.provided.database_url,
         stats=routing_stats,
         window=settings.provided.routing_policy.window,
         interval_s=settings.provided.routing_stats_refresh_s,

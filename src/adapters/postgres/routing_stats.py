@@ -3,15 +3,17 @@
 No new writes on the payment path: the attempts are already stored with
 their outcome class and latency; this reads the latest ``window`` of them per
 (country, gateway) within ``horizon_s`` and hands them to the in-process
-windows (adapters/routing_stats.py).
+windows (adapters/routing_stats.py). On a connection of its own, like the
+routing change listener: it never takes one from the payments' pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
 
 from adapters.routing_stats import WindowedRoutingStats
 
@@ -37,28 +39,36 @@ ORDER BY country_code, gateway_id, started_at
 class RoutingStatsRefresher:
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        database_url: str,
         stats: WindowedRoutingStats,
         *,
         window: int,
         interval_s: float = 2.0,
         horizon_s: float = 3600.0,
     ) -> None:
-        self._pool = pool
+        self._url = database_url
+        self._conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._stats = stats
         self._window = window
         self._interval_s = interval_s
         self._horizon_s = horizon_s
 
     async def refresh(self) -> None:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                RECENT_ATTEMPTS, {"horizon_s": self._horizon_s, "window": self._window}
-            )
-            rows = await cur.fetchall()
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+        cur = await self._conn.execute(
+            RECENT_ATTEMPTS, {"horizon_s": self._horizon_s, "window": self._window}
+        )
+        rows = await cur.fetchall()
         self._stats.replace((r[0].strip(), r[1], bool(r[2]), r[3]) for r in rows)
 
     async def run_forever(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            await self._close()
+
+    async def _loop(self) -> None:
         while True:
             try:
                 await self.refresh()
@@ -66,4 +76,13 @@ class RoutingStatsRefresher:
                 raise
             except Exception as exc:  # keep routing on the local window meanwhile
                 log.warning("routing statistics refresh failed (%s)", type(exc).__name__)
+                await self._close()
             await asyncio.sleep(self._interval_s)
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception:  # already broken: nothing more to release
+                log.debug("closing the routing statistics connection failed", exc_info=True)

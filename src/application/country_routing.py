@@ -35,6 +35,8 @@ class SetCountryGateways:
             ordered = validate_priorities(entries, known)
             before = await uow.routing.country_priorities(country)
             await uow.routing.replace_country_priorities(country, ordered)
+            # A priority list is the `priority` strategy: any richer document goes.
+            await uow.routing.forget_routing_document(country)
             await uow.audit.record(
                 current_actor() or "system",
                 "country.priorities_set",

@@ -3,14 +3,16 @@
 The whole flow, in the order ``Deposit.execute`` runs it:
 
 1. ``Money.parse``: the amount exactly, in a currency we know (domain/money.py).
-2. ``steps.route``: the user's country decides the gateways, in the operator's
-   priority order, restricted to those serving deposits in this currency;
-   gateways that are down, unhealthy or behind an open breaker go to the back
-   (domain/routing.py, application/routing.py).
+2. ``steps.route``: the user's country decides the gateways: its routing
+   document (tiers, strategy, rules; domain/routing_config.py), restricted to
+   those serving deposits in this currency (application/routing.py).
 3. ``steps.open``: the transaction, ``pending``, under the id the request's
    Idempotency-Key reserved (if any).
-4. ``steps.dispatch`` (application/dispatch.py): one commit records the
-   transaction and its first attempt *before* the gateway is called; then
+4. ``steps.dispatch``: the plan orders the gateways for this transaction id
+   (a weighted draw is sticky by id; domain/routing_plan.py), gateways that
+   are down, unhealthy or behind an open breaker go to the back. Then
+   (application/dispatch.py) one commit records the transaction and its
+   first attempt *before* the gateway is called; then
    each gateway in turn, with retries, backoff and its circuit breaker inside
    the adapter. The first acceptance is recorded with the gateway's reference
    (``processing``); a decline is final (402); when every gateway failed the
@@ -38,14 +40,14 @@ class DepositCommand:
 
 
 class Deposit:
-    """Create the deposit, then hand it to the gateways in priority order."""
+    """Create the deposit, then hand it to the gateways in its route's order."""
 
     def __init__(self, steps: PaymentSteps) -> None:
         self._steps = steps
 
     async def execute(self, command: DepositCommand) -> Transaction:
         money = Money.parse(command.amount, command.currency)
-        user, routes = await self._steps.route(command.user_id, TransactionType.DEPOSIT, money)
+        user, plan = await self._steps.route(command.user_id, TransactionType.DEPOSIT, money)
         tx = self._steps.open(TransactionType.DEPOSIT, user, money)
         admit = await self._steps.admission(user, tx)
-        return await self._steps.dispatch(tx, routes, admit)
+        return await self._steps.dispatch(tx, plan, admit)

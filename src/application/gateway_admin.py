@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from application.log_context import current_actor
 from application.ports import GatewayInfo, GatewayRuntime, GatewayTelemetry, UnitOfWorkFactory
+from application.ports.routing_stats import RoutingStatistics
 from application.route_cache import RouteCache
 from domain.errors import InvalidInput, NotFound
+from domain.routing_stats import GatewayStats
 
 ADMIN_STATUSES = ("up", "down")
 
@@ -16,19 +19,35 @@ ADMIN_STATUSES = ("up", "down")
 class GatewayView:
     info: GatewayInfo
     runtime: GatewayRuntime
+    # success_rate's windows by country (this process's, merged from every replica)
+    routing: Mapping[str, GatewayStats] = field(default_factory=dict)
 
 
 class ListGateways:
     """Configuration joined with what this process sees: health, breaker, latency."""
 
-    def __init__(self, uow: UnitOfWorkFactory, telemetry: GatewayTelemetry) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        telemetry: GatewayTelemetry,
+        stats: RoutingStatistics | None = None,
+    ) -> None:
         self._uow = uow
         self._telemetry = telemetry
+        self._stats = stats
 
     async def execute(self) -> list[GatewayView]:
         async with self._uow() as uow:
             gateways = await uow.routing.list_gateways()
-        return [GatewayView(g, self._telemetry.runtime(g.id)) for g in gateways]
+        windows = self._stats.everywhere() if self._stats else {}
+        return [
+            GatewayView(
+                g,
+                self._telemetry.runtime(g.id),
+                {c: s for (c, gid), s in sorted(windows.items()) if gid == g.id},
+            )
+            for g in gateways
+        ]
 
 
 class SetGatewayStatus:

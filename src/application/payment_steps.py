@@ -1,10 +1,11 @@
 """The steps every payment takes; `Deposit` and `Withdraw` read them in order.
 
 Each step is one call so that the use cases show the whole flow:
-``route`` (user → their country's gateways, best first), ``open`` (the
-transaction, pending), ``admission`` (the money rules its creation must pass)
-and ``dispatch`` (record the intent, try the gateways in order, record the
-outcome).
+``route`` (user → their country's route plan), ``open`` (the transaction,
+pending), ``admission`` (the money rules its creation must pass) and
+``dispatch`` (order the gateways for this transaction id, record the intent,
+try them in order, record the outcome; every finished attempt feeds
+success_rate's windows).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from application.ports import (
     IdGenerator,
     UnitOfWorkFactory,
 )
+from application.ports.routing_stats import RoutingStatistics
 from application.route_cache import RouteCache
-from application.routing import route_payment
+from application.routing import RoutePlan, route_payment
 from domain.limits import VelocityLimit
 from domain.money import Money
-from domain.routing import GatewayRoute
-from domain.transaction import Transaction, TransactionType
+from domain.routing_stats import SuccessRatePolicy
+from domain.transaction import AttemptOutcome, Transaction, TransactionType
 from domain.user import User
 
 
@@ -39,6 +41,8 @@ class PaymentSteps:
         ids: IdGenerator,
         cache: RouteCache | None = None,
         capabilities: GatewayCapabilities | None = None,
+        stats: RoutingStatistics | None = None,
+        policy: SuccessRatePolicy | None = None,
     ) -> None:
         self._uow = uow
         self._capabilities = capabilities
@@ -47,13 +51,23 @@ class PaymentSteps:
         self._clock = clock
         self._ids = ids
         self._cache = cache
+        self._stats = stats
+        self._policy = policy
 
     async def route(
         self, user_id: int, type: TransactionType, money: Money
-    ) -> tuple[User, list[GatewayRoute]]:
-        """The user and the gateways that may serve this payment, best first."""
+    ) -> tuple[User, RoutePlan]:
+        """The user and the plan that orders the gateways once the transaction has its id."""
         return await route_payment(
-            self._uow, self._availability, user_id, type, money, self._cache, self._capabilities
+            self._uow,
+            self._availability,
+            user_id,
+            type,
+            money,
+            self._cache,
+            self._stats,
+            self._policy,
+            self._capabilities,
         )
 
     def open(
@@ -98,7 +112,17 @@ class PaymentSteps:
         return limits
 
     async def dispatch(
-        self, tx: Transaction, routes: list[GatewayRoute], admit: Admit | None = None
+        self, tx: Transaction, plan: RoutePlan, admit: Admit | None = None
     ) -> Transaction:
-        """Record the intent (if ``admit`` passes), then each gateway until one takes it."""
-        return await self._dispatcher.dispatch(tx, routes, admit)
+        """Record the intent (if ``admit`` passes), then the gateways in the
+        plan's order until one takes it."""
+        try:
+            return await self._dispatcher.dispatch(tx, plan.for_transaction(tx.id), admit)
+        finally:
+            # Declines and failures raise: their attempts count all the same.
+            if self._stats is not None:
+                for attempt in tx.attempts:
+                    if attempt.outcome is not AttemptOutcome.IN_FLIGHT:
+                        self._stats.record(
+                            plan.country, attempt.gateway_id, attempt.outcome, attempt.latency_ms
+                        )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from application.ports.limits import CountryLimits
 from domain.routing import GatewayRoute
+from domain.routing_config import RoutingConfig
 from domain.user import User
 
 
@@ -34,6 +35,7 @@ class RouteCache:
         self._users: dict[int, tuple[float, User]] = {}
         self._routes: dict[str, tuple[float, list[GatewayRoute]]] = {}
         self._limits: dict[str, tuple[float, CountryLimits]] = {}
+        self._configs: dict[str, tuple[float, RoutingConfig]] = {}
 
     def user(self, user_id: int) -> User | None:
         entry = self._users.get(user_id)
@@ -47,7 +49,15 @@ class RouteCache:
             return None
         return entry[1]
 
-    def remember(self, user: User, routes: list[GatewayRoute]) -> None:
+    def config(self, country: str) -> RoutingConfig | None:
+        entry = self._configs.get(country)
+        if entry is None or entry[0] < self._clock():
+            return None
+        return entry[1]
+
+    def remember(
+        self, user: User, routes: list[GatewayRoute], config: RoutingConfig | None = None
+    ) -> None:
         if self._ttl_s <= 0:
             return
         expires = self._clock() + self._ttl_s
@@ -55,6 +65,8 @@ class RouteCache:
             del self._users[next(iter(self._users))]  # the oldest entry
         self._users[user.id] = (expires, user)
         self._routes[user.country.value] = (expires, list(routes))
+        if config is not None:
+            self._configs[user.country.value] = (expires, config)
 
     def limits(self, country: str) -> CountryLimits | None:
         """The country's velocity limits (application/admission.py), if known."""
@@ -72,3 +84,4 @@ class RouteCache:
         self._users.clear()
         self._routes.clear()
         self._limits.clear()
+        self._configs.clear()

@@ -44,15 +44,16 @@ class Withdraw:
     async def execute(self, command: WithdrawCommand) -> Transaction:
         money = Money.parse(command.amount, command.currency)
         destination = _check_destination(command.destination)
-        user, routes = await self._steps.route(command.user_id, TransactionType.WITHDRAWAL, money)
+        user, route = await self._steps.route(command.user_id, TransactionType.WITHDRAWAL, money)
         tx = self._steps.open(TransactionType.WITHDRAWAL, user, money, destination)
         admit = await self._steps.admission(user, tx)
         # Closed loop (the country's switch): legs back through the funding gateways.
         if self._closed_loop is not None and await self._steps.closed_loop(user):
-            plan = await self._closed_loop.plan(user, money, routes)
-            if plan is not None:
-                return await self._closed_loop.execute(tx, *plan, routes, admit)
-        return await self._steps.dispatch(tx, routes, admit)
+            routes = route.for_transaction(tx.id)  # the normal route, for what is left
+            legs = await self._closed_loop.plan(user, money, routes)
+            if legs is not None:
+                return await self._closed_loop.execute(tx, *legs, routes, admit)
+        return await self._steps.dispatch(tx, route, admit)
 
 
 def _check_destination(destination: dict[str, str] | None) -> dict[str, str] | None:

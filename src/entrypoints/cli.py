@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from entrypoints.check import add_check_parser, run_check
 from entrypoints.keys import add_keys_parser, run_keys
 from entrypoints.logging_setup import configure_logging
+from entrypoints.routing_cli import add_routing_parser, run_routing
 from entrypoints.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("payments")
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_keys_parser(sub)
     add_check_parser(sub)
+    add_routing_parser(sub)
     return parser
 
 
@@ -137,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_keys(args, settings)
         if args.command == "check":
             return run_check(args, settings)
+        if args.command == "routing":
+            return run_routing(args, settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

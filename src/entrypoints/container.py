@@ -17,13 +17,16 @@ from adapters.postgres.idempotency import PostgresIdempotencyStore
 from adapters.postgres.key_rotation import PostgresAuditLogs, PostgresCiphertexts
 from adapters.postgres.pool import pool_resource
 from adapters.postgres.relay import OutboxRelay
+from adapters.postgres.replay_source import PostgresRecordedTraffic
 from adapters.postgres.routing_changes import RoutingChangeListener
+from adapters.postgres.routing_stats import RoutingStatsRefresher
 from adapters.postgres.session_revocations import PostgresSessionRevocations
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.postgres.verification.invariants import PostgresInvariants
 from adapters.postgres.webhooks_endpoints import PostgresWebhookEndpoints
 from adapters.postgres.webhooks_queue import PostgresWebhookQueue
 from adapters.postgres.webhooks_upkeep import PostgresWebhookUpkeep
+from adapters.routing_metrics import watched_routing_stats
 from adapters.system import SystemClock, UuidV7Generator
 from adapters.webhooks.sender import HttpWebhookSender, webhook_client_resource
 from adapters.webhooks.targets import ResolvingWebhookTargets
@@ -32,6 +35,7 @@ from application.closed_loop import ClosedLoopPayout
 from application.country_limits import GetCountryLimits, SetCountryLimits
 from application.country_route_order import GetCountryRouteOrder
 from application.country_routing import GetCountryGateways, SetCountryGateways
+from application.country_routing_document import GetCountryRouting, SetCountryRouting
 from application.deposit import Deposit
 from application.dispatch import GatewayDispatcher
 from application.encryption_keys.retire import RetireKey
@@ -49,6 +53,7 @@ from application.refund import Refund
 from application.retry_callbacks import RetryCallbacks
 from application.reversal_window import SetReversalWindow
 from application.route_cache import RouteCache
+from application.routing_replay import ReplayRouting
 from application.settle import SettleTransaction
 from application.settlement_backlog import GetSettlementBacklog
 from application.upsert_user import UpsertUser
@@ -108,6 +113,16 @@ class Container(containers.DeclarativeContainer):
         database_url=settings.provided.database_url,
         on_change=route_cache.provided.invalidate,
     )
+    routing_stats = providers.Singleton(
+        watched_routing_stats, window=settings.provided.routing_policy.window
+    )
+    routing_stats_refresher = providers.Singleton(
+        RoutingStatsRefresher,
+        database_url=settings.provided.database_url,
+        stats=routing_stats,
+        window=settings.provided.routing_policy.window,
+        interval_s=settings.provided.routing_stats_refresh_s,
+    )
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)
 
@@ -158,6 +173,8 @@ class Container(containers.DeclarativeContainer):
         ids=ids,
         cache=route_cache,
         capabilities=capabilities,
+        stats=routing_stats,
+        policy=settings.provided.routing_policy,
     )
     deposit = providers.Singleton(Deposit, steps=payment_steps)
     # Closed-loop sources through a family without payouts are skipped.
@@ -187,13 +204,24 @@ class Container(containers.DeclarativeContainer):
     list_transactions = providers.Factory(ListTransactions, uow=uow_factory)
     get_balances = providers.Factory(GetBalances, uow=uow_factory, clock=clock)
     upsert_user = providers.Factory(UpsertUser, uow=uow_factory, cache=route_cache)
-    list_gateways = providers.Factory(ListGateways, uow=uow_factory, telemetry=monitors)
+    list_gateways = providers.Factory(
+        ListGateways, uow=uow_factory, telemetry=monitors, stats=routing_stats
+    )
     set_gateway_status = providers.Factory(SetGatewayStatus, uow=uow_factory, cache=route_cache)
     get_country_gateways = providers.Factory(GetCountryGateways, uow=uow_factory)
     get_country_route_order = providers.Factory(
         GetCountryRouteOrder, uow=uow_factory, availability=monitors
     )
     set_country_gateways = providers.Factory(SetCountryGateways, uow=uow_factory, cache=route_cache)
+    get_country_routing = providers.Factory(GetCountryRouting, uow=uow_factory)
+    set_country_routing = providers.Factory(SetCountryRouting, uow=uow_factory, cache=route_cache)
+    replay_routing = providers.Factory(
+        ReplayRouting,
+        uow=uow_factory,
+        traffic=providers.Factory(PostgresRecordedTraffic, db_pool),
+        clock=clock,
+        policy=settings.provided.routing_policy,
+    )
 
     # `payments check`: the database always; the CLI picks the optional
     # sources (flags, configuration) and passes them to check_invariants.

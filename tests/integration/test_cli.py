@@ -62,6 +62,8 @@ def serve(data_dir: Path, port: int) -> Iterator[str]:
         ["keys"],
         ["keys", "rotate"],
         ["keys", "status"],
+        ["routing"],
+        ["routing", "replay"],
     ],
 )
 def test_every_command_answers_help(command: list[str]) -> None:

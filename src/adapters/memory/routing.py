@@ -7,6 +7,7 @@ from dataclasses import replace
 from adapters.memory.store import Staged
 from application.ports import GatewayInfo
 from domain.routing import GatewayRoute, Priority
+from domain.routing_config import RoutingConfig, from_priorities
 from domain.transaction import TransactionType
 from domain.user import User
 
@@ -68,3 +69,19 @@ class MemoryRoutingRepository:
 
     async def replace_country_priorities(self, country: str, entries: list[Priority]) -> None:
         self._staged.priorities[country] = list(entries)
+
+    async def routing_document(self, country: str) -> RoutingConfig | None:
+        if not await self.country_exists(country):
+            return None
+        if country in self._staged.routing:
+            staged = self._staged.routing[country]
+        else:
+            staged = self._staged.store.routing.get(country)
+        return staged or from_priorities(self._priorities(country))
+
+    async def save_routing_document(self, country: str, config: RoutingConfig) -> None:
+        self._staged.routing[country] = config
+        self._staged.priorities[country] = config.as_priorities()
+
+    async def forget_routing_document(self, country: str) -> None:
+        self._staged.routing[country] = None

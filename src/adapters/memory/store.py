@@ -14,6 +14,7 @@ from application.ports import (
 )
 from domain.ledger import AccountKind, Journal
 from domain.routing import Priority
+from domain.routing_config import RoutingConfig
 from domain.transaction import Transaction, TransactionEvent
 from domain.user import User
 
@@ -29,6 +30,7 @@ class MemoryStore:
     users: dict[int, User] = field(default_factory=dict)
     gateways: dict[str, GatewayInfo] = field(default_factory=dict)
     priorities: dict[str, list[Priority]] = field(default_factory=dict)
+    routing: dict[str, RoutingConfig] = field(default_factory=dict)  # countries with a document
     balances: dict[BalanceKey, int] = field(default_factory=dict)
     journals: list[Journal] = field(default_factory=list)
     outbox: list[TransactionEvent] = field(default_factory=list)
@@ -66,6 +68,7 @@ class Staged:
         self.events: list[TransactionEvent] = []
         self.gateways: dict[str, GatewayInfo] = {}
         self.priorities: dict[str, list[Priority]] = {}
+        self.routing: dict[str, RoutingConfig | None] = {}  # None: back to the list
         self.balance_moves: dict[BalanceKey, int] = {}
         self.journals: list[Journal] = []
         self.callbacks_out: list[GatewayCallback] = []
@@ -86,6 +89,11 @@ class Staged:
         store.outbox.extend(self.events)
         store.gateways.update(self.gateways)
         store.priorities.update(self.priorities)
+        for country, config in self.routing.items():
+            if config is None:
+                store.routing.pop(country, None)
+            else:
+                store.routing[country] = config
         for key, delta in self.balance_moves.items():
             store.balances[key] = store.balances.get(key, 0) + delta
         store.journals.extend(self.journals)

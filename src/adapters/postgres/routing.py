@@ -6,9 +6,11 @@ Only the data lives here; ranking and eligibility are domain rules
 
 from __future__ import annotations
 
+from adapters.postgres.routing_documents import PostgresRoutingDocuments
 from adapters.postgres.session import Session
 from application.ports import GatewayInfo
 from domain.routing import GatewayRoute, Priority
+from domain.routing_config import RoutingConfig
 from domain.transaction import TransactionType
 
 SELECT_ROUTES = """
@@ -48,6 +50,7 @@ class PostgresRoutingRepository:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+        self._documents = PostgresRoutingDocuments(session)
 
     async def routes_for_country(self, country: str) -> list[GatewayRoute]:
         """Every gateway configured for the country (ordered by priority, as a courtesy)."""
@@ -100,3 +103,13 @@ class PostgresRoutingRepository:
                 INSERT_PRIORITY,
                 {"country": country, "gateway_id": e.gateway_id, "priority": e.priority},
             )
+
+    async def routing_document(self, country: str) -> RoutingConfig | None:
+        return await self._documents.load(country)
+
+    async def save_routing_document(self, country: str, config: RoutingConfig) -> None:
+        await self.replace_country_priorities(country, config.as_priorities())
+        self._documents.save(country, config)
+
+    async def forget_routing_document(self, country: str) -> None:
+        self._documents.forget(country)

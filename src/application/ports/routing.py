@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from domain.routing import GatewayRoute, Priority
+from domain.routing_config import RoutingConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +41,12 @@ class RoutingRepository(Protocol):
 
     async def country_exists(self, country: str) -> bool:
         """Whether the country is configured at all."""
+
+    async def routing_document(self, country: str) -> RoutingConfig | None:
+        """The country's routing document (its priority list if it has none); None: no country."""
+
+    async def save_routing_document(self, country: str, config: RoutingConfig) -> None:
+        """Store the document and its flattened priority list (within the unit of work)."""
+
+    async def forget_routing_document(self, country: str) -> None:
+        """Route by the plain priority list again."""

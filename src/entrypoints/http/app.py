@@ -23,6 +23,7 @@ from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.limits import MoneyRulesController
 from entrypoints.http.controllers.reconciliation import ReconciliationController
 from entrypoints.http.controllers.refunds import RefundController
+from entrypoints.http.controllers.routing import RoutingController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
 from entrypoints.http.controllers.webhooks import WebhookController
@@ -78,6 +79,8 @@ def create_app(
             # Every serving process hears routing changes, workers or not.
             listener = await resolve(container.routing_changes)
             workers.append(asyncio.create_task(listener.run_forever(), name="routing-changes"))
+            refresher = await resolve(container.routing_stats_refresher)
+            workers.append(asyncio.create_task(refresher.run_forever(), name="routing-stats"))
         try:
             yield
         finally:
@@ -95,6 +98,7 @@ def create_app(
         MoneyRulesController,
         UserController,
         GatewayController,
+        RoutingController,
         CallbackController,
         ReconciliationController,
         WebhookController,

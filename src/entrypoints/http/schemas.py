@@ -14,6 +14,7 @@ from domain.ledger import Balance
 from domain.money import Money
 from domain.refunds import refunded_minor
 from domain.transaction import Attempt, Transaction, TransactionType
+from entrypoints.http.routing_schemas import CountryWindowOut, windows_out
 from entrypoints.http.strict_json import Amount
 
 UserId = Annotated[
@@ -232,6 +233,7 @@ class GatewayOut(msgspec.Struct):
     recent_calls: int
     operations: list[str]
     currencies: list[str]
+    routing: list[CountryWindowOut] = []  # success_rate's windows per country
 
 
 def gateway_out(view: GatewayView) -> GatewayOut:
@@ -249,6 +251,7 @@ def gateway_out(view: GatewayView) -> GatewayOut:
         recent_calls=rt.recent_calls,
         operations=sorted(info.operations),
         currencies=sorted(info.currencies),
+        routing=windows_out(view.routing),
     )
 
 

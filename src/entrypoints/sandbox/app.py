@@ -39,6 +39,7 @@ class BehaviourBody(msgspec.Struct, forbid_unknown_fields=True):
     latency_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 0
     final_status: FinalStatus = "completed"
     callback_delay_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] = 200
+    decline_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
 
 
 def reset_midway(body: bytes, media_type: str) -> Response[Any]:
@@ -90,6 +91,7 @@ def sandbox_controller(sandbox: Gateways, admin_guard: Guard) -> type[Controller
                 latency_ms=data.latency_ms,
                 final_status=data.final_status,
                 callback_delay_ms=data.callback_delay_ms,
+                decline_rate=data.decline_rate,
             )
             return _behaviour_view(gw)
 
@@ -124,6 +126,7 @@ def _behaviour_view(gw: PspGateway) -> dict[str, Any]:
         "latency_ms": b.latency_ms,
         "final_status": b.final_status,
         "callback_delay_ms": b.callback_delay_ms,
+        "decline_rate": b.decline_rate,
         "requests": gw.requests,
     }
 

@@ -47,9 +47,13 @@ class Behaviour:
     latency_ms: int = 0
     final_status: FinalStatus = "completed"
     callback_delay_ms: int = 200
+    # In "ok" mode, the share of requests declined at random (routing experiments).
+    decline_rate: float = 0.0
 
     def for_request(self) -> Behaviour:
         """The concrete behaviour for one request (chaos picks one at random)."""
+        if self.mode == "ok" and self.decline_rate > 0 and _chaos.random() < self.decline_rate:
+            return Behaviour("decline", self.latency_ms, self.final_status, self.callback_delay_ms)
         if self.mode != "chaos":
             return self
         modes, weights = zip(*CHAOS_MIX, strict=True)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from adapters.gateways.families import FAMILIES
+from domain.routing_stats import SuccessRatePolicy
 from entrypoints.settings.checks import check_settings
 from entrypoints.settings.model import (
     DEFAULT_GATEWAYS,
@@ -34,6 +35,18 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _routing_policy(env: Mapping[str, str]) -> SuccessRatePolicy:
+    d = SuccessRatePolicy()
+    return SuccessRatePolicy(
+        window=int(_number(env, "PAYMENTS_ROUTING_WINDOW", d.window)),
+        min_sample=int(_number(env, "PAYMENTS_ROUTING_MIN_SAMPLE", d.min_sample)),
+        exploration=_number(env, "PAYMENTS_ROUTING_EXPLORATION", d.exploration),
+        eliminate_below=_number(env, "PAYMENTS_ROUTING_ELIMINATE_BELOW", d.eliminate_below),
+        probe_share=_number(env, "PAYMENTS_ROUTING_PROBE_SHARE", d.probe_share),
+        latency_weight=d.latency_weight,
+    )
 
 
 def _limit(env: Mapping[str, str], name: str) -> int | None:
@@ -133,6 +146,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         health_interval_s=_number(env, "PAYMENTS_HEALTH_INTERVAL_S", 10.0),
         run_workers=env.get("PAYMENTS_RUN_WORKERS", "1") != "0",
         route_cache_ttl_s=_number(env, "PAYMENTS_ROUTE_CACHE_TTL_S", 60.0),
+        routing_policy=_routing_policy(env),
+        routing_stats_refresh_s=_number(env, "PAYMENTS_ROUTING_STATS_REFRESH_S", 2.0),
         idempotency_ttl_s=int(_number(env, "PAYMENTS_IDEMPOTENCY_TTL_H", 24) * 3600),
         idempotency_lease_s=_number(env, "PAYMENTS_IDEMPOTENCY_LEASE_S", 60.0),
         reconcile_after_s=_number(env, "PAYMENTS_RECONCILE_AFTER_S", 300.0),

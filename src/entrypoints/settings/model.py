@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from domain.routing_stats import SuccessRatePolicy
+
 # A registered wire family (adapters/gateways/families.py): "json", "soap", ...
 GatewayFormat = str
 DEFAULT_GATEWAYS = "paypal:json,stripe:stripe_api,adyen:soap"
@@ -87,6 +89,9 @@ class Settings:
     # Users' countries and routes, cached per process; every change is
     # announced at once (LISTEN/NOTIFY), the TTL is only a last line of defence.
     route_cache_ttl_s: float = 60.0
+    # success_rate routing: its knobs, and how often windows merge from PostgreSQL.
+    routing_policy: SuccessRatePolicy = field(default_factory=SuccessRatePolicy)
+    routing_stats_refresh_s: float = 2.0
     idempotency_ttl_s: int = 24 * 3600
     # An in-flight key is 409 only while its request's lease lasts (renewed as
     # it runs); a lease that ran out means the process died: a retry takes over.

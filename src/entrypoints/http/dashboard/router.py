@@ -22,6 +22,7 @@ from entrypoints.http.dashboard.login_throttle import LoginThrottle
 from entrypoints.http.dashboard.pages import GatewayPages
 from entrypoints.http.dashboard.records import RecordPages
 from entrypoints.http.dashboard.rendering import error_page
+from entrypoints.http.dashboard.routing_draft import RoutingDraftPages
 from entrypoints.http.dashboard.sessions import SessionSigner, derive_secret
 from entrypoints.http.dashboard.webhooks import WebhookPages
 from entrypoints.settings import Settings
@@ -91,6 +92,7 @@ def dashboard_router(settings: Settings) -> Router:
             RecordPages,
             LimitPages,
             WebhookPages,
+            RoutingDraftPages,
             create_static_files_router(
                 path=f"{BASE}/static",
                 directories=[STATIC_DIR],

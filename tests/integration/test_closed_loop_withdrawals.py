@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
-import psycopg
 import pytest
 
 from tests.support.api import (
@@ -19,7 +18,6 @@ from tests.support.api import (
     CLIENT,
     behave,
     check_invariants,
-    container_of,
     deposit,
     serve_api,
     wait_for_status,
@@ -29,12 +27,14 @@ from tests.support.api import (
 GATEWAYS = "paypal:json,stripe:json,adyen:soap"
 
 
-def switch_closed_loop(api: httpx.Client, database_url: str, country: str) -> None:
-    """Until the routing API (PUT /countries/{code}/routing) is merged: the column itself,
-    and this process's cache dropped at once (the NOTIFY would, a moment later)."""
-    with psycopg.connect(database_url) as conn:
-        conn.execute("UPDATE countries SET closed_loop = true WHERE code = %s", (country,))
-    container_of(api).route_cache().invalidate()
+def switch_closed_loop(api: httpx.Client, country: str) -> None:
+    """The country's switch, through its routing document (the rest kept as it is)."""
+    routing = api.get(f"/countries/{country}/routing", headers=ADMIN).json()
+    r = api.put(
+        f"/countries/{country}/routing", json={**routing, "closed_loop": True}, headers=ADMIN
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["closed_loop"] is True
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def available(api: httpx.Client) -> str:
 def funded(api: httpx.Client, demo_database_url: str) -> httpx.Client:
     funded_through(api, "paypal", "60.00")
     funded_through(api, "stripe", "40.00")
-    switch_closed_loop(api, demo_database_url, "US")
+    switch_closed_loop(api, "US")
     return api
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar.openapi.spec import OpenAPIType, Schema
 
-from application.gateway_admin import GatewayView
 from application.get_transaction import TransactionDetails
 from domain.ledger import Balance
 from domain.money import Money
 from domain.refunds import refunded_minor
 from domain.transaction import Attempt, Transaction, TransactionType
-from entrypoints.http.routing_schemas import CountryWindowOut, windows_out
 from entrypoints.http.strict_json import Amount
 
 UserId = Annotated[
@@ -218,50 +216,6 @@ def balance_out(b: Balance) -> BalanceOut:
         withdrawable=Money.format_minor(b.withdrawable, b.currency),
         held=Money.format_minor(b.held_minor, b.currency),
     )
-
-
-class GatewayOut(msgspec.Struct):
-    id: str
-    name: str
-    format: str
-    admin_status: str
-    health: str
-    breaker: str
-    success_rate: float | None
-    latency_ms_p50: int | None
-    latency_ms_p95: int | None
-    recent_calls: int
-    operations: list[str]
-    currencies: list[str]
-    routing: list[CountryWindowOut] = []  # success_rate's windows per country
-
-
-def gateway_out(view: GatewayView) -> GatewayOut:
-    info, rt = view.info, view.runtime
-    return GatewayOut(
-        id=info.id,
-        name=info.name,
-        format=info.format,
-        admin_status=info.admin_status,
-        health=rt.health,
-        breaker=rt.breaker,
-        success_rate=rt.success_rate,
-        latency_ms_p50=rt.latency_ms_p50,
-        latency_ms_p95=rt.latency_ms_p95,
-        recent_calls=rt.recent_calls,
-        operations=sorted(info.operations),
-        currencies=sorted(info.currencies),
-        routing=windows_out(view.routing),
-    )
-
-
-class GatewayStatusBody(msgspec.Struct, forbid_unknown_fields=True):
-    status: Literal["up", "down"]
-
-
-class PriorityItem(msgspec.Struct, forbid_unknown_fields=True):
-    gateway_id: Annotated[str, msgspec.Meta(pattern="^[a-z0-9_-]{1,32}$")]
-    priority: Annotated[int, msgspec.Meta(ge=1, le=1000)]
 
 
 class Problem(msgspec.Struct):

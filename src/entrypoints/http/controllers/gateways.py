@@ -12,13 +12,13 @@ from application.country_routing import GetCountryGateways, SetCountryGateways
 from application.gateway_admin import ListGateways, SetGatewayStatus
 from domain.routing import Priority
 from entrypoints.http.auth import admin_guard
-from entrypoints.http.schemas import (
+from entrypoints.http.gateway_schemas import (
     GatewayOut,
     GatewayStatusBody,
     PriorityItem,
     gateway_out,
-    problem_responses,
 )
+from entrypoints.http.schemas import problem_responses
 from entrypoints.http.strict_json import StrictJsonRequest
 
 GatewayIdPath = Annotated[str, PathParameter(pattern=r"^[a-z0-9_-]{1,32}$")]

@@ -26,7 +26,7 @@ from entrypoints.http.dashboard.guard import BASE, current_operator, operator_gu
 from entrypoints.http.dashboard.rendering import NO_STORE, page, redirect
 from entrypoints.http.dashboard.views import country_routing, describe
 from entrypoints.http.dependencies import from_container
-from entrypoints.http.schemas import gateway_out
+from entrypoints.http.gateway_schemas import gateway_out
 
 log = logging.getLogger(__name__)
 

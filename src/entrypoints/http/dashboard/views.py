@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from application.country_route_order import CountryRouteOrder, RouteStanding
 from domain.routing import Priority
-from entrypoints.http.schemas import GatewayOut
+from entrypoints.http.gateway_schemas import GatewayOut
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from adapters.gateways.callbacks import MAX_ID_LENGTH, refuse_control_characters
-from adapters.gateways.signing_json import SIGNATURE_HEADER, verify_json
+from adapters.gateways.signing_json import SIGNATURE_HEADER, SignatureCheck
 from application.ports import GatewayCallback
 from domain.errors import InvalidInput, MalformedCallback
 from domain.money import Money
@@ -50,18 +50,10 @@ class JsonCallbackVerifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._gateway_id = gateway_id
-        self._secrets = list(secrets)
-        self._tolerance_s = tolerance_s
-        self._clock = clock
+        self._check = SignatureCheck(SIGNATURE_HEADER, list(secrets), tolerance_s, clock)
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> list[GatewayCallback]:
-        verify_json(
-            headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER),
-            body,
-            self._secrets,
-            now=self._clock(),
-            tolerance_s=self._tolerance_s,
-        )
+        self._check(headers, body)
         try:
             parsed = _json_body.decode(body)
         except msgspec.DecodeError as exc:

@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from domain.errors import InvalidSignature
 
@@ -119,3 +121,23 @@ def verify_json(
     if abs(now - timestamp) > tolerance_s:
         raise InvalidSignature("signature timestamp outside the tolerance")
     return timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureCheck:
+    """The check a JSON callback verifier runs first: ``header`` read from the
+    request (either case) and verified with :func:`verify_json`."""
+
+    header: str
+    secrets: Sequence[str]
+    tolerance_s: int = DEFAULT_TOLERANCE_S
+    clock: Callable[[], float] = field(default=time.time)
+
+    def __call__(self, headers: Mapping[str, str], body: bytes) -> None:
+        verify_json(
+            headers.get(self.header.lower()) or headers.get(self.header),
+            body,
+            self.secrets,
+            now=self.clock(),
+            tolerance_s=self.tolerance_s,
+        )

@@ -77,7 +77,10 @@ def build_health_checker(
 ) -> HealthChecker:
     return HealthChecker(
         monitors,
-        {g.id: f"{g.url.rstrip('/')}/health" for g in settings.gateways},
+        {
+            g.id: FAMILIES.get(g.format).health_probe(gateway_setup(settings, g))
+            for g in settings.gateways
+        },
         client,
         interval_s=settings.health_interval_s,
     )

@@ -9,13 +9,14 @@ same way, or the demo would prove nothing about Stripe.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 import pytest
 from litestar import Litestar
 from litestar.datastructures import State
 
+from adapters.gateways.stripe_family import STRIPE_API
 from adapters.gateways.stripe_http import StripeProvider
 from adapters.gateways.stripe_wire import (
     FORM,
@@ -25,6 +26,7 @@ from adapters.gateways.stripe_wire import (
     encode_form,
     search_query,
 )
+from adapters.gateways.wire_family import GatewaySetup
 from application.ports import GatewayResult, GatewayStatus, PaymentInstruction
 from domain.transaction import AttemptOutcome, TransactionType
 from entrypoints.http.auth import ApiKeys, admin_guard
@@ -184,3 +186,28 @@ async def test_stripe_mock_and_the_emulation_refuse_what_stripe_would(
         )
         assert response.status_code == 400, (backend.name, response.text)
         assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_the_health_probe_is_answered_by_stripe_mock_and_the_emulation(
+    mock_backend: Backend, emulation_backend: Backend
+) -> None:
+    # Stripe has no /health: the family reads the balance with the secret key.
+    for backend in (mock_backend, emulation_backend):
+        setup = GatewaySetup("stripe", backend.base_url, KEY, (), "")
+        probe = STRIPE_API.health_probe(setup)
+        assert probe.url == f"{backend.base_url}/v1/balance"
+        response = await backend.client.get(probe.url, headers=dict(probe.headers))
+        assert response.status_code == 200, (backend.name, response.text)
+        assert response.json()["object"] == "balance"
+        unauthenticated = await backend.client.get(probe.url)
+        assert unauthenticated.status_code == 401, backend.name
+
+
+async def test_a_down_emulation_fails_the_health_probe(emulation_backend: Backend) -> None:
+    assert emulation_backend.sandbox is not None
+    emulation_backend.sandbox.gateways["stripe"].behaviour = replace(
+        emulation_backend.sandbox.gateways["stripe"].behaviour, mode="down"
+    )
+    probe = STRIPE_API.health_probe(GatewaySetup("stripe", emulation_backend.base_url, KEY, (), ""))
+    response = await emulation_backend.client.get(probe.url, headers=dict(probe.headers))
+    assert response.status_code == 503

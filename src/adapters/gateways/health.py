@@ -1,9 +1,16 @@
-"""Background health checks: probe each gateway's health endpoint on a timer."""
+"""Background health checks: probe each gateway's health endpoint on a timer.
+
+What a probe asks is the wire family's choice (``WireFamily.health_probe``):
+our sandbox PSPs and the json/soap families answer ``GET <url>/health``;
+Stripe has no such route, so its family reads the balance with the secret key.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -12,24 +19,35 @@ from adapters.gateways.monitor import GatewayMonitors
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class HealthProbe:
+    """One GET whose 2xx answer means the gateway is healthy."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
 class HealthChecker:
     def __init__(
         self,
         monitors: GatewayMonitors,
-        health_urls: dict[str, str],
+        probes: dict[str, HealthProbe],
         client: httpx.AsyncClient,
         interval_s: float = 10.0,
         timeout_s: float = 2.0,
     ) -> None:
         self._monitors = monitors
-        self._urls = health_urls
+        self._probes = probes
         self._client = client
         self._interval_s = interval_s
         self._timeout_s = timeout_s
 
     async def probe(self, gateway_id: str) -> bool:
         try:
-            response = await self._client.get(self._urls[gateway_id], timeout=self._timeout_s)
+            probe = self._probes[gateway_id]
+            response = await self._client.get(
+                probe.url, headers=dict(probe.headers), timeout=self._timeout_s
+            )
             healthy = response.is_success
         except httpx.HTTPError:
             healthy = False
@@ -40,7 +58,7 @@ class HealthChecker:
         return healthy
 
     async def probe_all(self) -> None:
-        await asyncio.gather(*(self.probe(gid) for gid in self._urls))
+        await asyncio.gather(*(self.probe(gid) for gid in self._probes))
 
     async def run_forever(self, initial_delay_s: float = 0.5) -> None:
         # A short pause first: gateways served by this very process (the

@@ -13,6 +13,7 @@ import secrets
 
 import httpx
 
+from adapters.gateways.health import HealthProbe
 from adapters.gateways.stripe_events import FAMILY, StripeEventVerifier
 from adapters.gateways.stripe_http import StripeProvider
 from adapters.gateways.wire_family import GatewaySetup, WireFamily
@@ -28,6 +29,13 @@ def _verifier(gateway: GatewaySetup) -> CallbackVerifier:
     return StripeEventVerifier(gateway.gateway_id, gateway.webhook_secrets)
 
 
+def _health(gateway: GatewaySetup) -> HealthProbe:
+    # Stripe has no health route: an authenticated read of the balance is the
+    # cheapest call that proves the API answers and still takes our key.
+    headers = {"Authorization": f"Bearer {gateway.merchant_key}"} if gateway.merchant_key else {}
+    return HealthProbe(f"{gateway.url.rstrip('/')}/v1/balance", headers)
+
+
 STRIPE_API = WireFamily(
     name=FAMILY,
     adapter=_adapter,
@@ -37,4 +45,5 @@ STRIPE_API = WireFamily(
     new_webhook_secret=lambda: f"whsec_{secrets.token_urlsafe(32)}",
     new_merchant_key=lambda: f"sk_test_{secrets.token_urlsafe(32)}",
     operations=frozenset({TransactionType.DEPOSIT, TransactionType.REFUND}),
+    health_probe=_health,
 )

@@ -10,10 +10,11 @@ Each family declares one :class:`WireFamily` in its own module
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
+from adapters.gateways.health import HealthProbe
 from application.ports import CallbackVerifier, PaymentProvider
 from domain.transaction import TransactionType
 
@@ -53,6 +54,10 @@ class WireFamily:
     # What the family's API can do: routing skips a gateway for the rest
     # (Stripe's PaymentIntents API takes deposits and refunds, pays no one out).
     operations: frozenset[TransactionType] = ALL_OPERATIONS
+    # What the health checker asks (default: GET <url>/health, no credential).
+    health_probe: Callable[[GatewaySetup], HealthProbe] = field(
+        default=lambda gateway: HealthProbe(f"{gateway.url.rstrip('/')}/health")
+    )
 
     def offers(self, operation: TransactionType) -> bool:
         """Whether gateways of this family can carry ``operation``."""

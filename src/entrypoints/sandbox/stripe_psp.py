@@ -140,6 +140,17 @@ def stripe_controller(sandbox: Gateways) -> type[Controller]:
             found = [view(payment)] if payment is not None and payment.type == "deposit" else []
             return Response({"object": "search_result", "data": found, "has_more": False})
 
+        @get("/balance", operation_id="sandboxStripeGetBalance")
+        async def balance(self, gateway_id: GatewayId) -> _Answer:
+            """Stripe emulation: the account balance, what the health checker reads."""
+            gw = gateway(gateway_id)
+            if gw.behaviour.mode == "down":
+                status, kind, code = _FAULTS["down"]
+                return Response(error(kind, "Stripe is unavailable", code), status_code=status)
+            return Response(
+                {"object": "balance", "available": [], "pending": [], "livemode": False}
+            )
+
         @get("/payment_intents/{object_id:str}", operation_id="sandboxStripeGetPaymentIntent")
         async def get_intent(self, gateway_id: GatewayId, object_id: FromPath[str]) -> _Answer:
             """Stripe emulation: a PaymentIntent by id (only ``down`` applies)."""

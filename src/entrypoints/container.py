@@ -60,7 +60,6 @@ from application.upsert_user import UpsertUser
 from application.verification.check_invariants import CheckInvariants
 from application.webhooks.create_endpoint import CreateWebhookEndpoint
 from application.webhooks.delete_endpoint import DeleteWebhookEndpoint
-from application.webhooks.deliver_due import DeliverDueWebhooks
 from application.webhooks.list_deliveries import ListWebhookDeliveries
 from application.webhooks.list_endpoints import GetWebhookEndpoint, ListWebhookEndpoints
 from application.webhooks.redeliver import RedeliverWebhook
@@ -78,7 +77,7 @@ from entrypoints.messaging import build_consumer, build_verifiers, publisher_res
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 from entrypoints.verification import build_event_stream, build_gateway_ledgers
-from entrypoints.webhook_worker import build_retry_schedule
+from entrypoints.webhook_worker import build_deliverer
 
 
 class Container(containers.DeclarativeContainer):
@@ -257,7 +256,6 @@ class Container(containers.DeclarativeContainer):
         webhook_targets,
         total_timeout_s=settings.provided.webhook_timeout_s,
     )
-    webhook_schedule = providers.Singleton(build_retry_schedule, settings)
     webhook_upkeep = providers.Singleton(
         PostgresWebhookUpkeep, db_pool, retention_days=settings.provided.webhook_retention_days
     )
@@ -289,13 +287,7 @@ class Container(containers.DeclarativeContainer):
         RollWebhookSecret, endpoints=webhook_endpoints, uow=uow_factory, clock=clock
     )
     deliver_webhooks = providers.Singleton(
-        DeliverDueWebhooks,
-        queue=webhook_queue,
-        sender=webhook_sender,
-        clock=clock,
-        schedule=webhook_schedule,
-        timeout_s=settings.provided.webhook_timeout_s,
-        max_endpoints=settings.provided.webhook_max_endpoints,
+        build_deliverer, settings, webhook_queue, webhook_sender, clock
     )
 
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from application.ports import Clock, WebhookQueue, WebhookSender
 from application.webhooks.deliver_due import DeliverDueWebhooks
 from domain.webhooks import RetrySchedule
 from entrypoints.settings import Settings
@@ -18,11 +19,22 @@ from entrypoints.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def build_retry_schedule(settings: Settings) -> RetrySchedule:
-    return RetrySchedule(
+def build_deliverer(
+    settings: Settings, queue: WebhookQueue, sender: WebhookSender, clock: Clock
+) -> DeliverDueWebhooks:
+    """The delivery use case with the retry schedule and limits the settings name."""
+    schedule = RetrySchedule(
         base_s=settings.webhook_retry_base_s,
         cap_s=settings.webhook_retry_cap_s,
         window=timedelta(hours=settings.webhook_retry_hours),
+    )
+    return DeliverDueWebhooks(
+        queue,
+        sender,
+        clock,
+        schedule,
+        timeout_s=settings.webhook_timeout_s,
+        max_endpoints=settings.webhook_max_endpoints,
     )
 
 
